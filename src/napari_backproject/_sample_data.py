@@ -1,0 +1,57 @@
+"""File > Open Sample contributions: thin wrappers around :mod:`.data`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import data
+
+
+def helix_layers(sample: data.HelixSample) -> list[tuple]:
+    """Layer data tuples (image, ground-truth labels, ordered path points)."""
+    scale = tuple(sample.scale)
+    order = np.arange(len(sample.points))
+    return [
+        (
+            sample.volume,
+            {"name": "helix", "scale": scale, "colormap": "gray"},
+            "image",
+        ),
+        (
+            sample.mask,
+            {
+                "name": "helix ground truth",
+                "scale": scale,
+                "opacity": 0.35,
+                "visible": False,
+            },
+            "labels",
+        ),
+        (
+            sample.points,
+            {
+                "name": "helix path",
+                "scale": scale,
+                "size": 8,
+                "face_color": "orange",
+                "features": {"order": order},
+                "text": {"string": "{order}", "color": "white", "size": 10},
+            },
+            "points",
+        ),
+    ]
+
+
+def helix_neurite_sample() -> list[tuple]:
+    """Synthetic helix neurite: volume, ground-truth tube and path points."""
+    return helix_layers(data.helix_neurite())
+
+
+def shepp_logan_sample() -> list[tuple]:
+    """scikit-image's 2D Shepp–Logan phantom."""
+    return [(data.shepp_logan(), {"name": "Shepp-Logan phantom"}, "image")]
+
+
+def phantom_stack_sample() -> list[tuple]:
+    """A 64-slice 3D Shepp–Logan-like phantom for stack reconstruction."""
+    return [(data.phantom_stack(), {"name": "phantom stack"}, "image")]
