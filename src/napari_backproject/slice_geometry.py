@@ -160,7 +160,9 @@ class SliceGeometry:
         :func:`scipy.ndimage.map_coordinates`.
         """
         w = self.world_coordinates(start, stop)
-        return (w - self.translate[:, None, None, None]) / self.scale[:, None, None, None]
+        return (w - self.translate[:, None, None, None]) / self.scale[
+            :, None, None, None
+        ]
 
     # -------------------------------------------------------------------- io
     def to_dict(self) -> dict:
@@ -247,7 +249,9 @@ class SliceGeometry:
         return cls.from_dict(d)
 
     @classmethod
-    def coerce(cls, geometry: SliceGeometry | dict | str | os.PathLike) -> SliceGeometry:
+    def coerce(
+        cls, geometry: SliceGeometry | dict | str | os.PathLike
+    ) -> SliceGeometry:
         """Accept a SliceGeometry, its dict form, or a path to its JSON."""
         if isinstance(geometry, cls):
             return geometry
