@@ -14,7 +14,12 @@ def helix_layers(sample: data.HelixSample) -> list[tuple]:
     return [
         (
             sample.volume,
-            {"name": "helix", "scale": scale, "colormap": "gray"},
+            {
+                "name": "helix",
+                "scale": scale,
+                "colormap": "gray",
+                "contrast_limits": (40, 230),
+            },
             "image",
         ),
         (
