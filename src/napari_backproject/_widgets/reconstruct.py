@@ -1,0 +1,562 @@
+"""The Reconstruct dock widget: a sinogram layer -> an image layer (FBP or SART).
+
+The widget is thin: it reads parameters and calls
+:func:`napari_backproject.tomography.iradon` / ``iradon_stack`` (FBP) or
+``iradon_sart_iter`` (SART, one iteration at a time) in background jobs with
+progress and Cancel. A live preview reconstructs only the slice under the
+viewer's current step into a ``"preview"`` layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    SpinBox,
+    create_widget,
+)
+from napari.layers import Image
+from napari.utils.notifications import show_error
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from .. import tomography
+from .._progress import Progress, iter_chunks
+from ._job import JobControls
+from .sinogram import uniform_theta
+
+if TYPE_CHECKING:  # pragma: no cover
+    import napari
+
+__all__ = [
+    "ReconstructWidget",
+    "FILTERS",
+    "INTERPOLATIONS",
+    "sinogram_theta",
+    "fbp_job",
+    "sart_job",
+]
+
+#: filter choices of FBP ("None" means no filter)
+FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "None")
+#: interpolation choices of FBP
+INTERPOLATIONS = ("linear", "nearest", "cubic")
+#: name of the live-preview layer
+PREVIEW_NAME = "preview"
+
+
+def sinogram_theta(n_angles: int, metadata: dict | None) -> tuple[np.ndarray, str]:
+    """Projection angles for a sinogram with ``n_angles`` columns.
+
+    Parameters
+    ----------
+    n_angles : int
+        Size of the sinogram's angle axis (its last axis).
+    metadata : dict or None
+        The layer's (or file's) metadata; its ``"theta"`` is used when it has
+        exactly ``n_angles`` values.
+
+    Returns
+    -------
+    theta : numpy.ndarray
+        Angles in degrees.
+    source : str
+        ``"metadata"`` or ``"uniform"`` (uniform over [0, 180)); the latter
+        also when the metadata's theta has the wrong length.
+
+    Examples
+    --------
+    >>> sinogram_theta(3, {"theta": [0, 10, 20]})[1]
+    'metadata'
+    >>> sinogram_theta(4, None)[0].tolist()
+    [0.0, 45.0, 90.0, 135.0]
+    """
+    if int(n_angles) < 1:
+        raise ValueError(f"a sinogram needs at least one angle; got {n_angles}.")
+    theta = (metadata or {}).get("theta")
+    if theta is not None:
+        theta = np.asarray(theta, dtype=float).ravel()
+        if theta.size == int(n_angles) and np.all(np.isfinite(theta)):
+            return theta, "metadata"
+    return uniform_theta(int(n_angles)), "uniform"
+
+
+@dataclass(frozen=True)
+class Partial:
+    """An intermediate result: ``block`` fills slices ``[start, stop)``.
+
+    ``start`` is None for a 2D result (``block`` is the whole image);
+    ``shape``/``dtype`` describe the full result.
+    """
+
+    start: int | None
+    stop: int | None
+    block: np.ndarray
+    shape: tuple[int, ...]
+
+
+def _plane(data: Any, index: int | None = None) -> np.ndarray:
+    plane = data if index is None else data[index]
+    if hasattr(plane, "compute"):
+        plane = plane.compute()
+    return np.asarray(plane)
+
+
+def fbp_job(data: Any, theta: np.ndarray, **kwargs: Any):
+    """Generator job: filtered back projection of one sinogram or a stack.
+
+    ``kwargs`` go to ``iradon`` (``filter_name``, ``interpolation``,
+    ``output_size``, ``circle``). Yields ``Progress`` and, for stacks, a
+    :class:`Partial` per chunk; returns the reconstruction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gen = fbp_job(np.zeros((8, 4)), np.arange(0, 180, 45.0))
+    >>> items = []
+    >>> try:
+    ...     while True:
+    ...         items.append(next(gen))
+    ... except StopIteration as stop:
+    ...     stop.value.shape
+    (8, 8)
+    """
+    theta = np.asarray(theta, dtype=float)
+    if data.ndim == 2:
+        yield Progress(0, 1, "FBP")
+        image = tomography.iradon(_plane(data), theta=theta, **kwargs)
+        yield Progress(1, 1, "FBP")
+        return image
+    lazy = tomography.iradon_stack(data, theta=theta, method="fbp", **kwargs)
+    out = np.empty(lazy.shape, dtype=lazy.dtype)
+    total = int(lazy.shape[0])
+    yield Progress(0, total, "FBP")
+    for start, stop, block in iter_chunks(lazy):
+        out[start:stop] = block
+        yield Partial(start, stop, block, out.shape)
+        yield Progress(stop, total, f"FBP slice {stop}/{total}")
+    return out
+
+
+def sart_job(data: Any, theta: np.ndarray, *, iterations: int = 1, **kwargs: Any):
+    """Generator job: SART, yielding the image after every iteration.
+
+    ``kwargs`` go to ``iradon_sart`` (``relaxation``, ``clip``). Stacks are
+    reconstructed slice by slice. Yields a :class:`Partial` and a
+    ``Progress`` after each iteration; returns the reconstruction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gen = sart_job(np.zeros((8, 4)), np.arange(0, 180, 45.0), iterations=2)
+    >>> parts = []
+    >>> try:
+    ...     while True:
+    ...         parts.append(next(gen))
+    ... except StopIteration as stop:
+    ...     stop.value.shape, sum(isinstance(p, Partial) for p in parts)
+    ((8, 8), 2)
+    """
+    if int(iterations) < 1:
+        raise ValueError(f"iterations must be >= 1; got {iterations}.")
+    theta = np.asarray(theta, dtype=float)
+    stack = data.ndim == 3
+    n = int(data.shape[0]) if stack else 1
+    total = n * int(iterations)
+    out = None
+    yield Progress(0, total, "SART")
+    for i in range(n):
+        plane = _plane(data, i if stack else None)
+        image = None
+        steps = tomography.iradon_sart_iter(
+            plane, theta=theta, n_iter=int(iterations), **kwargs
+        )
+        for k, image in enumerate(steps):
+            shape = (n, *image.shape) if stack else image.shape
+            if out is None:
+                out = np.zeros(shape, dtype=image.dtype)
+            if stack:
+                out[i] = image
+                yield Partial(i, i + 1, image[None].copy(), shape)
+            else:
+                out = image
+                yield Partial(None, None, image.copy(), shape)
+            done = i * int(iterations) + k + 1
+            msg = f"SART iteration {k + 1}/{iterations}"
+            yield Progress(done, total, msg + (f", slice {i + 1}/{n}" if stack else ""))
+    return out
+
+
+class ReconstructWidget(QWidget):
+    """Dock widget: reconstruct a sinogram layer by FBP or SART.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        The viewer whose image layers are offered and receives the result.
+
+    Examples
+    --------
+    >>> widget = ReconstructWidget(viewer)  # doctest: +SKIP
+    >>> widget.method.value = "SART"  # doctest: +SKIP
+    >>> widget.run_button.click()  # doctest: +SKIP
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.sinogram = create_widget(annotation=Image, label="sinogram")
+        self.theta_info = Label(value="", label="θ")
+        self.method = ComboBox(choices=["FBP", "SART"], value="FBP", label="method")
+        self.filter_name = ComboBox(choices=list(FILTERS), value="ramp", label="filter")
+        self.interpolation = ComboBox(
+            choices=list(INTERPOLATIONS), value="linear", label="interpolation"
+        )
+        self.output_size = SpinBox(
+            value=0, min=0, max=100000, label="output size (0: auto)"
+        )
+        self.circle = CheckBox(value=True, text="circle")
+        self.iterations = SpinBox(value=1, min=1, max=1000, label="iterations")
+        self.relaxation = FloatSpinBox(
+            value=0.15, min=0.001, max=2.0, step=0.01, label="relaxation"
+        )
+        self.clip = CheckBox(value=False, text="clip values")
+        self.clip_min = FloatSpinBox(value=0.0, min=-1e9, max=1e9, label="clip min")
+        self.clip_max = FloatSpinBox(value=1.0, min=-1e9, max=1e9, label="clip max")
+        self.preview = CheckBox(value=False, text="live preview (current slice)")
+        self.run_button = QPushButton("Reconstruct", self)
+        self._fbp_widgets = [
+            self.filter_name,
+            self.interpolation,
+            self.output_size,
+            self.circle,
+        ]
+        self._sart_widgets = [
+            self.iterations,
+            self.relaxation,
+            self.clip,
+            self.clip_min,
+            self.clip_max,
+        ]
+        self.container = Container(
+            widgets=[
+                self.sinogram,
+                self.theta_info,
+                self.method,
+                *self._fbp_widgets,
+                *self._sart_widgets,
+                self.preview,
+            ]
+        )
+        self.controls = JobControls(self)
+        self.preview_controls = JobControls(self)
+        self.preview_controls.progress_bar.setMaximumHeight(6)
+        self.preview_controls.progress_bar.setTextVisible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.container.native)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.controls.status)
+        layout.addWidget(QLabel("preview:"))
+        layout.addWidget(self.preview_controls)
+        layout.addStretch(1)
+        #: how many times the running job's result layer was updated
+        self.n_updates = 0
+        self._result_layer: Image | None = None
+        self._returned = False
+        self._preview_pending = False
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(150)
+        self._preview_timer.timeout.connect(self._start_preview)
+
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.method.changed.connect(self._update_visibility)
+        self.sinogram.changed.connect(self._on_layer_changed)
+        self.container.changed.connect(self._schedule_preview)
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        self.viewer.layers.events.inserted.connect(self.reset_choices)
+        self.viewer.layers.events.removed.connect(self.reset_choices)
+        self._update_visibility()
+        self.reset_choices()
+
+    # ------------------------------------------------------------- state
+    def reset_choices(self, event: Any = None) -> None:
+        """Refresh the layer list (napari calls this when layers change)."""
+        self.container.reset_choices()
+        self._update_theta_info()
+
+    def _update_visibility(self, *_: Any) -> None:
+        sart = self.method.value == "SART"
+        for w in self._fbp_widgets:
+            w.visible = not sart
+        for w in self._sart_widgets:
+            w.visible = sart
+
+    def _on_layer_changed(self, *_: Any) -> None:
+        layer = self.sinogram.value
+        if layer is not None and "circle" in layer.metadata:
+            self.circle.value = bool(layer.metadata["circle"])
+        self._update_theta_info()
+
+    def _update_theta_info(self) -> None:
+        layer = self.sinogram.value
+        if layer is None:
+            self.theta_info.value = "no sinogram layer"
+            return
+        n = int(layer.data.shape[-1])
+        theta, source = sinogram_theta(n, layer.metadata)
+        if source == "metadata":
+            self.theta_info.value = (
+                f"from layer metadata: {n} angles, {theta[0]:g}…{theta[-1]:g}°"
+            )
+        else:
+            self.theta_info.value = f"uniform over [0, 180): {n} angles (no metadata)"
+
+    def theta(self) -> tuple[np.ndarray, str]:
+        """Angles used for the selected sinogram and where they come from."""
+        layer = self._layer()
+        return sinogram_theta(int(layer.data.shape[-1]), layer.metadata)
+
+    def parameters(self) -> dict:
+        """The reconstruction parameters (method and its keyword arguments)."""
+        if self.method.value == "FBP":
+            filt = self.filter_name.value
+            return {
+                "method": "fbp",
+                "filter_name": None if filt == "None" else filt,
+                "interpolation": self.interpolation.value,
+                "output_size": int(self.output_size.value) or None,
+                "circle": bool(self.circle.value),
+            }
+        clip = None
+        if self.clip.value:
+            lo, hi = float(self.clip_min.value), float(self.clip_max.value)
+            if hi <= lo:
+                raise ValueError(f"clip max must exceed clip min; got [{lo}, {hi}].")
+            clip = (lo, hi)
+        return {
+            "method": "sart",
+            "iterations": int(self.iterations.value),
+            "relaxation": float(self.relaxation.value),
+            "clip": clip,
+        }
+
+    def _layer(self) -> Image:
+        layer = self.sinogram.value
+        if layer is None:
+            raise ValueError("Choose a sinogram layer (make one with Sinogram first).")
+        if getattr(layer, "rgb", False) or getattr(layer, "multiscale", False):
+            raise ValueError(f"{layer.name!r} is RGB or multiscale, not a sinogram.")
+        if layer.data.ndim not in (2, 3):
+            raise ValueError(
+                f"{layer.name!r} has {layer.data.ndim} dimensions; a sinogram is 2D "
+                "(detector, angle) or 3D (slice, detector, angle)."
+            )
+        return layer
+
+    def _geometry(self, layer: Image) -> tuple[tuple, tuple]:
+        """Scale and translate of the reconstruction of ``layer``."""
+        pixel = float(layer.scale[-2])
+        lead_s = tuple(float(s) for s in layer.scale[:-2])
+        lead_t = tuple(float(t) for t in layer.translate[:-2])
+        src_t = layer.metadata.get("source_translate")
+        plane_t = tuple(float(t) for t in src_t[-2:]) if src_t else (0.0, 0.0)
+        return (*lead_s, pixel, pixel), (*lead_t, *plane_t)
+
+    @staticmethod
+    def _job(params: dict):
+        params = dict(params)
+        method = params.pop("method")
+        return (fbp_job if method == "fbp" else sart_job), params
+
+    # ------------------------------------------------------------- run
+    def _on_run_clicked(self, *_: Any) -> None:
+        try:
+            self.run()
+        except (ValueError, RuntimeError) as exc:
+            self.controls.status.setText(str(exc))
+            show_error(str(exc))
+
+    def run(self):
+        """Reconstruct the whole sinogram layer in a background job.
+
+        Returns the worker. SART updates the result layer after every
+        iteration; a cancelled job removes the layer it created.
+
+        Raises
+        ------
+        ValueError
+            No (valid) sinogram layer or bad parameters.
+        RuntimeError
+            A job is already running.
+        """
+        if self.controls.running:
+            raise RuntimeError("a reconstruction is already running; cancel it first")
+        layer = self._layer()
+        theta, theta_source = self.theta()
+        params = self.parameters()
+        job, kwargs = self._job(params)
+        scale, translate = self._geometry(layer)
+        name = f"{layer.name} {params['method'].upper()}"
+        metadata = {
+            **params,
+            "clip": list(params["clip"]) if params.get("clip") else None,
+            "theta": [float(t) for t in theta],
+            "theta_source": theta_source,
+            "source": layer.name,
+        }
+        if params["method"] == "fbp":
+            metadata.pop("clip")
+        self.n_updates = 0
+        self._result_layer = None
+        self._returned = False
+
+        def show(data: np.ndarray) -> Image:
+            if (
+                self._result_layer is None
+                or self._result_layer not in self.viewer.layers
+            ):
+                self._result_layer = self.viewer.add_image(
+                    data,
+                    name=name,
+                    scale=scale,
+                    translate=translate,
+                    colormap="gray",
+                    metadata=metadata,
+                )
+            else:
+                self._result_layer.data = data
+            return self._result_layer
+
+        def yielded(part: Partial) -> None:
+            if (
+                self._result_layer is None
+                or self._result_layer not in self.viewer.layers
+            ):
+                show(np.zeros(part.shape, dtype=part.block.dtype))
+            result = self._result_layer
+            if part.start is None:
+                result.data = part.block
+            else:
+                result.data[part.start : part.stop] = part.block
+                result.refresh()
+            self.n_updates += 1
+
+        def returned(image: np.ndarray) -> None:
+            self._returned = True
+            result = show(image)
+            result.reset_contrast_limits()
+            self.n_updates += 1
+
+        def finished() -> None:
+            if not self._returned and self._result_layer is not None:
+                if self._result_layer in self.viewer.layers:
+                    self.viewer.layers.remove(self._result_layer)
+                self._result_layer = None
+
+        return self.controls.start(
+            job,
+            layer.data,
+            theta,
+            **kwargs,
+            on_returned=returned,
+            on_yielded=yielded,
+            on_finished=finished,
+            description=f"Reconstruct ({params['method'].upper()})",
+        )
+
+    # ------------------------------------------------------------- preview
+    def _on_step(self, *_: Any) -> None:
+        layer = self.sinogram.value
+        if layer is not None and layer.data.ndim == 3:
+            self._schedule_preview()
+
+    def _schedule_preview(self, *_: Any) -> None:
+        if self.preview.value:
+            self._preview_timer.start()
+        elif self.preview_controls.running:
+            self.preview_controls.cancel()
+
+    def current_index(self, layer: Image) -> int | None:
+        """Slice of a 3D ``layer`` under the viewer's current step (None for 2D)."""
+        if layer.data.ndim != 3:
+            return None
+        point = np.asarray(self.viewer.dims.point, dtype=float)[-layer.ndim :]
+        coord = layer.world_to_data(point)[0]
+        return int(np.clip(np.round(coord), 0, layer.data.shape[0] - 1))
+
+    def _start_preview(self) -> None:
+        if not self.preview.value:
+            return
+        if self.preview_controls.running:
+            # restart when the running preview has stopped
+            self._preview_pending = True
+            self.preview_controls.cancel()
+            return
+        try:
+            self.start_preview()
+        except (ValueError, RuntimeError) as exc:
+            self.preview_controls.status.setText(str(exc))
+
+    def start_preview(self):
+        """Reconstruct the current slice into the ``"preview"`` layer; the worker."""
+        layer = self._layer()
+        theta, _ = self.theta()
+        params = self.parameters()
+        job, kwargs = self._job(params)
+        index = self.current_index(layer)
+        plane = _plane(layer.data, index)
+        scale, translate = self._geometry(layer)
+        if index is not None:
+            translate = (translate[0] + index * scale[0], *translate[1:])
+        meta = {"source": layer.name, "slice": index, **params}
+        meta["clip"] = list(params["clip"]) if params.get("clip") else None
+
+        def put(image: np.ndarray) -> None:
+            data = image if index is None else image[None]
+            if PREVIEW_NAME in self.viewer.layers:
+                target = self.viewer.layers[PREVIEW_NAME]
+                if target.data.shape != data.shape or target.ndim != data.ndim:
+                    self.viewer.layers.remove(target)
+            if PREVIEW_NAME in self.viewer.layers:
+                target = self.viewer.layers[PREVIEW_NAME]
+                target.data = data
+                target.scale = scale if index is not None else scale[-2:]
+                target.translate = translate if index is not None else translate[-2:]
+                target.metadata = meta
+            else:
+                self.viewer.add_image(
+                    data,
+                    name=PREVIEW_NAME,
+                    scale=scale if index is not None else scale[-2:],
+                    translate=translate if index is not None else translate[-2:],
+                    colormap="gray",
+                    metadata=meta,
+                )
+
+        def yielded(part: Partial) -> None:
+            put(part.block)
+
+        def finished() -> None:
+            if self._preview_pending:
+                self._preview_pending = False
+                self._preview_timer.start()
+
+        return self.preview_controls.start(
+            job,
+            plane,
+            theta,
+            **kwargs,
+            on_returned=put,
+            on_yielded=yielded,
+            on_finished=finished,
+            description="Preview",
+        )
