@@ -217,3 +217,121 @@ def test_write_errors(tmp_path, vol):
     with pytest.raises(ValueError, match="not a readable TIFF"):
         read_tiff(tmp_path / "junk.tif")
     assert sorted(os.listdir(tmp_path)) == ["junk.tif"]
+
+
+# ------------------------------------------------------- npe2 reader / writer
+def test_npe2_writer_reader_round_trip(tmp_path, vol):
+    from napari_backproject._reader import get_reader
+    from napari_backproject._writer import write_image, write_labels
+    from napari_backproject.slice_geometry import SliceGeometry
+
+    g = SliceGeometry(
+        source_shape=(5, 5, 5),
+        source_dtype="uint8",
+        scale=(1, 1, 1),
+        translate=(0, 0, 0),
+        width=3,
+        height=3,
+        spacing=1.0,
+        centers=[[2, 2, 2]],
+        tangents=[[1, 0, 0]],
+        e_u=[[0, 0, 1]],
+        e_v=[[0, 1, 0]],
+        path=[[0, 2, 2], [4, 2, 2]],
+    )
+    meta = {
+        "scale": (4.0, 2.0, 2.0),
+        "translate": (0.0, 1.0, 2.0),
+        "name": "img",
+        "metadata": {"geometry": g, "arr": np.arange(3), "junk": object()},
+    }
+    with pytest.warns(UserWarning, match="junk"):
+        paths = write_image(
+            str(tmp_path / "img.tif"), da.from_array(vol, chunks=3), meta
+        )
+    assert paths == [str(tmp_path / "img.tif")]
+    reader = get_reader(paths[0])
+    assert callable(reader)
+    [(data, m, layer_type)] = reader(paths[0])
+    assert layer_type == "image"
+    assert isinstance(data, da.Array)
+    np.testing.assert_array_equal(data.compute(), vol)
+    assert m["scale"] == [4.0, 2.0, 2.0] and m["translate"] == [0.0, 1.0, 2.0]
+    assert SliceGeometry.from_dict(m["metadata"]["geometry"]).width == 3
+    assert m["metadata"]["arr"] == [0, 1, 2]
+
+    lab = (vol % 3).astype(np.uint16)
+    write_labels(str(tmp_path / "lab.tif"), lab, {"scale": (1, 1, 1)})
+    [(data, m, layer_type)] = get_reader(str(tmp_path / "lab.tif"))(
+        str(tmp_path / "lab.tif")
+    )
+    assert layer_type == "labels" and data.dtype == np.uint16
+    np.testing.assert_array_equal(data.compute(), lab)
+
+
+def test_reader_rejects_other_files():
+    from napari_backproject._reader import get_reader
+
+    assert get_reader("a.png") is None
+    assert get_reader(["a.tif", "b.zarr"]) is None
+    assert get_reader(["a.tif", "b.TIFF"]) is not None
+
+
+def test_reader_in_napari(tmp_path, vol, make_napari_viewer):
+    from napari_backproject._writer import write_labels
+
+    write_labels(str(tmp_path / "lab.tif"), vol.astype(np.uint16), {"scale": (2, 1, 1)})
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(tmp_path / "lab.tif"), plugin="napari-backproject")
+    assert layers[0].__class__.__name__ == "Labels"
+    np.testing.assert_allclose(layers[0].scale, [2, 1, 1])
+
+
+# ---------------------------------------------------------------- path files
+def test_read_path_formats(tmp_path):
+    from napari_backproject.io.paths import read_path, write_path
+
+    pts = np.array([[0.5, 1, 2], [3, 4, 5.25], [6, 7, 8]])
+    # napari Points CSV
+    p = write_path(pts, tmp_path / "napari.csv")
+    assert p.read_text().splitlines()[0] == "index,axis-0,axis-1,axis-2"
+    np.testing.assert_allclose(read_path(p), pts)
+    # 4D napari points: last three axes
+    (tmp_path / "n4.csv").write_text(
+        "index,axis-0,axis-1,axis-2,axis-3\n0,9,0.5,1,2\n1,9,3,4,5.25\n"
+    )
+    np.testing.assert_allclose(read_path(tmp_path / "n4.csv"), pts[:2])
+    # plain CSV, with and without a (reordered) header
+    (tmp_path / "plain.csv").write_text("0.5,1,2\n3,4,5.25\n6,7,8\n")
+    np.testing.assert_allclose(read_path(tmp_path / "plain.csv"), pts)
+    (tmp_path / "xyz.csv").write_text("x,y,z\n2,1,0.5\n5.25,4,3\n8,7,6\n")
+    np.testing.assert_allclose(read_path(tmp_path / "xyz.csv"), pts)
+    # JSON list, dict, geometry JSON
+    (tmp_path / "l.json").write_text(json.dumps(pts.tolist()))
+    np.testing.assert_allclose(read_path(tmp_path / "l.json"), pts)
+    (tmp_path / "d.json").write_text(json.dumps({"points": pts.tolist()}))
+    np.testing.assert_allclose(read_path(tmp_path / "d.json"), pts)
+    (tmp_path / "g.json").write_text(json.dumps({"format": "x", "path": pts.tolist()}))
+    np.testing.assert_allclose(read_path(tmp_path / "g.json"), pts)
+
+
+def test_read_path_errors(tmp_path):
+    from napari_backproject.io.paths import read_path
+
+    with pytest.raises(FileNotFoundError):
+        read_path(tmp_path / "none.csv")
+    (tmp_path / "p.txt").write_text("1,2,3")
+    with pytest.raises(ValueError, match=".csv or .json"):
+        read_path(tmp_path / "p.txt")
+    (tmp_path / "two.csv").write_text("1,2\n3,4\n")
+    with pytest.raises(ValueError, match="3 columns"):
+        read_path(tmp_path / "two.csv")
+    (tmp_path / "bad.csv").write_text("z,y,x\n1,a,3\n")
+    with pytest.raises(ValueError, match="numbers"):
+        read_path(tmp_path / "bad.csv")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_path(tmp_path / "bad.json")
+    (tmp_path / "obj.json").write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="'path' or 'points'"):
+        read_path(tmp_path / "obj.json")
