@@ -263,7 +263,7 @@ def _method_kwargs(args: argparse.Namespace, md: dict) -> dict:
     given = [name for name, value in wrong.items() if value is not None]
     if given:
         raise ValueError(
-            f"{', '.join(given)} do(es) not apply to --method {args.method}; "
+            f"{', '.join(given)}: not used by --method {args.method}; "
             "remove it or change --method."
         )
     if args.method == "fbp":
