@@ -407,3 +407,16 @@ def test_package_level_straighten_is_callable(vol):
 
     out, g = napari_backproject.straighten(vol, helix_path(vol.shape), **KW)
     assert out.shape == g.straightened_shape
+
+
+def test_two_lazy_results_computed_together_do_not_collide(vol):
+    import dask
+
+    d = da.from_array(vol, chunks=8)
+    path = helix_path(vol.shape)
+    a, _ = straighten(d, path, order=0, chunk_slices=6, **KW)
+    b, _ = straighten(d, path, order=1, chunk_slices=6, **KW)
+    ra, rb = dask.compute(a, b)
+    np.testing.assert_array_equal(ra, straighten(vol, path, order=0, **KW)[0])
+    np.testing.assert_allclose(rb, straighten(vol, path, order=1, **KW)[0], atol=1e-12)
+    assert not np.array_equal(ra, rb)

@@ -440,7 +440,7 @@ def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
             if kw["channel_axis"] is not None:
                 idx.insert(kw["channel_axis"], slice(None))
             arg = volume[tuple(idx)]
-            task = delayed(block, pure=True)(arg, a, b, box)
+            task = delayed(block, pure=False)(arg, a, b, box)
         else:
             task = delayed(block, pure=False)(volume, a, b, None)
         parts.append(da.from_delayed(task, shape=shape, dtype=out_dtype))
