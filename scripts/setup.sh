@@ -16,7 +16,7 @@ if command -v apt-get >/dev/null 2>&1; then
     xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 \
     libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
     libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 \
-    libxcb-cursor0 libdbus-1-3 libfontconfig1 >/dev/null
+    libxcb-cursor0 libdbus-1-3 libfontconfig1 libgomp1 >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then

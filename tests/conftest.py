@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-# numba's workqueue layer is not thread-safe; make sure tests use the same
-# layer users get by default (OpenMP/TBB when available).
-os.environ.setdefault("NUMBA_THREADING_LAYER", "default")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +192,28 @@ def test_demo_headless_writes_screenshots(tmp_path):
             img = np.asarray(Image.open(path))
             assert img.ndim == 3 and img.shape[0] > 100
             assert img[..., :3].std() > 5, f"{name} is blank"
+
+
+def test_numba_uses_a_thread_safe_layer():
+    """Concurrent kernel calls need OpenMP or TBB, not workqueue."""
+    code = (
+        "import numba, numpy as np\n"
+        "import napari_backproject.kernels\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "@numba.njit(parallel=True)\n"
+        "def f(a):\n"
+        "    s = 0.0\n"
+        "    for i in numba.prange(a.size):\n"
+        "        s += a[i]\n"
+        "    return s\n"
+        "a = np.ones(100000)\n"
+        "with ThreadPoolExecutor(4) as ex:\n"
+        "    assert all(r == 1e5 for r in ex.map(lambda _: f(a), range(16)))\n"
+        "print(numba.threading_layer())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in {"omp", "tbb"}
