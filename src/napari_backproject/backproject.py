@@ -1,0 +1,635 @@
+"""Backproject straightened data into the coordinate space of its source volume.
+
+:func:`backproject` puts data made on a straightened stack (typically a
+segmentation) back where it came from, using only the stack and its
+:class:`~napari_backproject.slice_geometry.SliceGeometry`.
+
+Two methods:
+
+``"pull"`` (default, exact inverse mapping)
+    Every output voxel inside the swept slab finds its own straightened
+    position ``(slice, v, u)`` and samples the stack there, so there are no
+    holes whatever the slice spacing. Between planes ``i`` and ``i + 1`` a
+    voxel is claimed when ``d_i >= 0 > d_{i+1}`` (``d_i`` its signed distance
+    along the tangent of plane ``i``); its position solves
+    ``p = c(t) + a e_u(t) + b e_v(t)`` with the frame interpolated linearly
+    between the two planes (the exact inverse of trilinear sampling of the
+    stack). Within half a spacing before the first / after the last plane
+    the voxel projects onto that plane. Voxels whose in-plane position is
+    more than half a pixel beyond the plane, or outside the slab, are 0.
+    Where planes overlap at tight bends, the claim nearest the curve wins.
+``"splat"`` (Ouroboros-compatible)
+    Each straightened pixel is placed at its world position and distributes
+    its value with trilinear weights to its 8 neighbouring voxels; values are
+    normalised by the summed weights. Leaves holes when the slice spacing is
+    larger than a voxel.
+
+Labels stay labels. For integer (and boolean) data, ``order=1`` interpolates
+each label's indicator and the label with the greatest weight wins; ties go
+to a non-zero label over background, and among labels to the smaller ID. So
+IDs are exact (never averaged, never truncated) and boundaries are sub-voxel
+accurate. ``order=0`` samples the nearest label. Floating data are sampled
+trilinearly (``order=1``) or nearest (``order=0``).
+
+Streaming. The output is computed in slabs of ``chunk_z`` planes along z;
+each slab reads only the straightened slices that reach it. With dask (or
+zarr, or any non-NumPy array-like) input, or ``lazy=True``, the result is a
+lazy dask array with one chunk per slab, which napari can show directly and
+:func:`write_backprojection` streams to TIFF.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._progress import ProgressCallback, report
+from .slice_geometry import SliceGeometry
+
+__all__ = ["backproject", "placement", "write_backprojection"]
+
+_EXTENTS = ("bbox", "full")
+_METHODS = ("pull", "splat")
+#: output voxels per slab when ``chunk_z`` is not given
+_BLOCK_VOXELS = 4 * 2**20
+#: straightened bytes per dask chunk when a non-dask input is made lazy
+_SLICE_CHUNK_BYTES = 2**20
+
+
+# --------------------------------------------------------------------- plan
+@dataclass
+class _Plan:
+    """Everything a slab task needs (small, picklable)."""
+
+    method: str
+    mode: int
+    n: int
+    width: int
+    height: int
+    spacing: float
+    scale: np.ndarray
+    translate: np.ndarray
+    centers: np.ndarray
+    tangents: np.ndarray
+    e_u: np.ndarray
+    e_v: np.ndarray
+    ids: np.ndarray
+    boxes: np.ndarray
+    proj: np.ndarray
+    offset: tuple[int, int, int]
+    shape: tuple[int, int, int]
+    work_dtype: np.dtype
+    out_dtype: np.dtype
+    binary: bool
+    newton: int
+
+    def segments(self, z0: int, z1: int) -> np.ndarray:
+        """Indices (into ids/boxes) of segments that reach output planes z0:z1."""
+        oz, oy, ox = self.offset
+        _, ny, nx = self.shape
+        b = self.boxes
+        # boxes are inclusive voxel bounds (segments for pull, slices for splat)
+        ok = (b[:, 1] >= oz + z0) & (b[:, 0] <= oz + z1 - 1)
+        ok &= (b[:, 3] >= oy) & (b[:, 2] <= oy + ny - 1)
+        ok &= (b[:, 5] >= ox) & (b[:, 4] <= ox + nx - 1)
+        return np.flatnonzero(ok)
+
+    def slices(self, z0: int, z1: int) -> np.ndarray:
+        """Sorted straightened slice indices needed for output planes z0:z1."""
+        ids = self.ids[self.segments(z0, z1)]
+        if self.method == "splat":
+            return np.unique(ids)
+        # segment i needs slices i and i + 1; caps (-1, n - 1) their end slice
+        need = np.concatenate([ids, ids + 1])
+        return np.unique(np.clip(need, 0, self.n - 1))
+
+
+def _make_plan(
+    geometry: SliceGeometry,
+    method: str,
+    dtype: np.dtype,
+    order: int,
+    binary: bool,
+    extent: str,
+    newton: int,
+) -> _Plan:
+    from .kernels.backproject_pull import LABEL_VOTE, LINEAR, NEAREST, segment_bounds
+
+    g = geometry
+    # Integer labels run as unsigned of the same width (equality, zero and
+    # the tie rule are all the kernel needs), so few kernel variants compile.
+    if binary:
+        work = out = np.dtype(np.uint8)
+    elif dtype.kind in "biu":
+        work, out = np.dtype(f"u{dtype.itemsize}"), dtype
+    elif dtype.itemsize < 4:
+        work, out = np.dtype(np.float32), dtype
+    else:
+        work, out = dtype, dtype
+    is_float = work.kind == "f"
+    mode = NEAREST if order == 0 else (LINEAR if is_float else LABEL_VOTE)
+
+    if method == "pull":
+        ids, boxes, proj = segment_bounds(
+            g.centers,
+            g.tangents,
+            g.e_u,
+            g.e_v,
+            g.width,
+            g.height,
+            g.spacing,
+            g.scale,
+            g.translate,
+        )
+    else:
+        from .kernels.backproject_splat import slice_bounds
+
+        ids, boxes = slice_bounds(
+            g.centers,
+            g.e_u,
+            g.e_v,
+            g.width,
+            g.height,
+            g.spacing,
+            g.scale,
+            g.translate,
+        )
+        proj = np.zeros((ids.size, 4))
+
+    src = np.asarray(g.source_shape, dtype=np.int64)
+    if extent == "full":
+        offset = (0, 0, 0)
+        shape = tuple(int(s) for s in src)
+    else:
+        lo = np.maximum(boxes[:, 0::2].min(axis=0), 0)
+        hi = np.minimum(boxes[:, 1::2].max(axis=0), src - 1)
+        if np.any(hi < lo):
+            raise ValueError(
+                "the straightened planes do not intersect the source volume "
+                f"(shape {tuple(g.source_shape)}); check the geometry's scale and "
+                "translate, or use extent='full'."
+            )
+        offset = tuple(int(v) for v in lo)
+        shape = tuple(int(v) for v in hi - lo + 1)
+    return _Plan(
+        method=method,
+        mode=mode,
+        n=g.n_slices,
+        width=g.width,
+        height=g.height,
+        spacing=g.spacing,
+        scale=g.scale.copy(),
+        translate=g.translate.copy(),
+        centers=np.ascontiguousarray(g.centers),
+        tangents=np.ascontiguousarray(g.tangents),
+        e_u=np.ascontiguousarray(g.e_u),
+        e_v=np.ascontiguousarray(g.e_v),
+        ids=ids,
+        boxes=boxes,
+        proj=proj,
+        offset=offset,
+        shape=shape,
+        work_dtype=work,
+        out_dtype=out,
+        binary=binary,
+        newton=newton,
+    )
+
+
+def _prepare(plan: _Plan, slab: Any) -> np.ndarray:
+    slab = np.ascontiguousarray(np.asarray(slab))
+    if plan.binary:
+        slab = slab != 0
+    return _cast(slab, plan.work_dtype)
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` as ``dtype``; integer types of the same width are reinterpreted."""
+    if a.dtype == dtype:
+        return a
+    if (
+        a.dtype.kind in "iu"
+        and dtype.kind in "iu"
+        and a.dtype.itemsize == dtype.itemsize
+        and a.flags.c_contiguous
+    ):
+        return a.view(dtype)
+    return a.astype(dtype)
+
+
+def _compute_slab(
+    plan: _Plan,
+    z0: int,
+    z1: int,
+    slab: Any,
+    idx: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Compute output planes z0:z1 from the loaded straightened slices ``idx``."""
+    _, ny, nx = plan.shape
+    if out is None:
+        out = np.zeros((z1 - z0, ny, nx), dtype=plan.work_dtype)
+    if idx.size:
+        data = _prepare(plan, slab)
+        lut = np.full(plan.n, -1, dtype=np.int64)
+        lut[idx] = np.arange(idx.size)
+        sel = plan.segments(z0, z1)
+        origin = np.array(
+            [plan.offset[0] + z0, plan.offset[1], plan.offset[2]], dtype=np.int64
+        )
+        if plan.method == "pull":
+            from .kernels.backproject_pull import pull_block
+
+            best = np.full(out.shape, np.inf)
+            pull_block(
+                out,
+                best,
+                origin,
+                plan.scale,
+                plan.translate,
+                plan.centers,
+                plan.tangents,
+                plan.e_u,
+                plan.e_v,
+                plan.width,
+                plan.height,
+                plan.spacing,
+                plan.ids[sel],
+                plan.boxes[sel],
+                plan.proj[sel],
+                data,
+                lut,
+                plan.mode,
+                plan.newton,
+            )
+        else:
+            from .kernels.backproject_splat import splat_block
+
+            splat_block(
+                out,
+                origin,
+                plan.scale,
+                plan.translate,
+                plan.centers,
+                plan.e_u,
+                plan.e_v,
+                plan.spacing,
+                plan.ids[sel],
+                data,
+                lut,
+                plan.mode,
+            )
+    return _cast(out, plan.out_dtype)
+
+
+def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous (start, stop) runs of sorted indices."""
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [idx.size]])
+    return [(int(idx[a]), int(idx[b - 1]) + 1) for a, b in zip(starts, stops)]
+
+
+def _read(x: Any, idx: np.ndarray) -> Any:
+    """The slices ``idx`` of ``x``, read run by run with basic slicing."""
+    parts = [x[a:b] for a, b in _runs(idx)]
+    if _is_dask(x):
+        import dask.array as da
+
+        return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
+    parts = [np.asarray(p) for p in parts]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+
+def _is_dask(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "dask")
+
+
+def _slab_ranges(nz: int, chunk_z: int) -> list[tuple[int, int]]:
+    return [(z, min(nz, z + chunk_z)) for z in range(0, nz, chunk_z)]
+
+
+# -------------------------------------------------------------- public API
+def backproject(
+    straightened: Any,
+    geometry: SliceGeometry | dict | str | os.PathLike,
+    *,
+    extent: str = "bbox",
+    method: str = "pull",
+    order: int = 1,
+    binary: bool = False,
+    chunk_z: int | None = None,
+    lazy: bool | None = None,
+    newton: int = 2,
+    progress: ProgressCallback | None = None,
+) -> tuple[Any, tuple[int, int, int]]:
+    """Put straightened data back into the space of its source volume.
+
+    Parameters
+    ----------
+    straightened : array_like, shape (slice, v, u)
+        The straightened stack (or a segmentation made on it): NumPy, dask,
+        zarr or any array-like with ``shape``, ``dtype`` and slicing. Its
+        shape must equal ``geometry.straightened_shape``.
+    geometry : SliceGeometry, dict or path
+        The geometry of the stack, or its JSON file.
+    extent : {"bbox", "full"}
+        ``"bbox"``: only the minimum bounding box of the swept slab, clipped
+        to the source volume; ``"full"``: the whole source volume.
+    method : {"pull", "splat"}
+        ``"pull"`` (exact inverse mapping, no holes) or ``"splat"``
+        (Ouroboros-style trilinear splatting). See the module docstring.
+    order : {0, 1}
+        1: trilinear (floating data) or label-indicator interpolation with
+        the greatest weight winning (integer/boolean data); 0: nearest.
+    binary : bool
+        If True, backproject the foreground ``straightened != 0`` and return
+        uint8 0/1.
+    chunk_z : int, optional
+        Output planes per slab (and per dask chunk). By default about 4 Mi
+        voxels per slab.
+    lazy : bool, optional
+        Return a dask array computed slab by slab. Default: lazy when
+        ``straightened`` is not a NumPy array (dask, zarr, ...).
+    newton : int
+        Newton steps refining each pull position (0 keeps the
+        distance-interpolated estimate).
+    progress : callable, optional
+        ``progress(done_planes, total_planes)`` after each slab (eager mode);
+        raise :class:`napari_backproject._progress.Cancelled` to stop.
+
+    Returns
+    -------
+    data : numpy.ndarray or dask.array.Array, shape (Z, Y, X)
+        Backprojected data, same dtype as ``straightened`` (uint8 with
+        ``binary``); 0 outside the slab.
+    offset : tuple of 3 ints
+        Voxel index (z, y, x) of ``data[0, 0, 0]`` in the source volume
+        (zeros for ``extent="full"``). See :func:`placement`.
+
+    Raises
+    ------
+    ValueError
+        Unknown extent/method/order, non-3D data, shape not matching the
+        geometry, a geometry JSON of another format or version.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_backproject import SliceGeometry
+    >>> g = SliceGeometry(
+    ...     source_shape=(8, 8, 8), source_dtype="uint8", scale=(1, 1, 1),
+    ...     translate=(0, 0, 0), width=3, height=3, spacing=1.0,
+    ...     centers=[[2, 4, 4], [3, 4, 4], [4, 4, 4]], tangents=[[1, 0, 0]] * 3,
+    ...     e_u=[[0, 0, 1]] * 3, e_v=[[0, 1, 0]] * 3, path=[[2, 4, 4], [4, 4, 4]])
+    >>> labels = np.full(g.straightened_shape, 7, dtype=np.uint16)
+    >>> data, offset = backproject(labels, g)
+    >>> data.shape, offset, np.unique(data).tolist()
+    ((3, 3, 3), (2, 3, 3), [7])
+    """
+    geometry = SliceGeometry.coerce(geometry)
+    if extent not in _EXTENTS:
+        raise ValueError(f"extent must be 'bbox' or 'full'; got {extent!r}.")
+    if method not in _METHODS:
+        raise ValueError(f"method must be 'pull' or 'splat'; got {method!r}.")
+    if order not in (0, 1):
+        raise ValueError(f"order must be 0 (nearest) or 1 (linear); got {order!r}.")
+    if not hasattr(straightened, "shape") or not hasattr(straightened, "dtype"):
+        straightened = np.asarray(straightened)
+    shape = tuple(int(s) for s in straightened.shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"straightened data must be 3D (slice, v, u); got shape {shape}. "
+            "Backproject one channel / time point at a time."
+        )
+    if shape != geometry.straightened_shape:
+        raise ValueError(
+            f"straightened data has shape {shape} but the geometry describes "
+            f"{geometry.straightened_shape} (slice, v, u); use the geometry saved "
+            "with this straightened stack."
+        )
+    dtype = np.dtype(straightened.dtype)
+    if dtype.kind not in "biuf":
+        raise ValueError(
+            f"cannot backproject dtype {dtype}; use integer labels, booleans "
+            "or real numbers."
+        )
+    if chunk_z is not None and int(chunk_z) < 1:
+        raise ValueError(f"chunk_z must be >= 1; got {chunk_z}.")
+    if int(newton) < 0:
+        raise ValueError(f"newton must be >= 0; got {newton}.")
+
+    plan = _make_plan(geometry, method, dtype, order, binary, extent, int(newton))
+    nz, ny, nx = plan.shape
+    if chunk_z is None:
+        chunk_z = int(np.clip(_BLOCK_VOXELS // max(ny * nx, 1), 1, 64))
+    chunk_z = min(int(chunk_z), nz)
+    ranges = _slab_ranges(nz, chunk_z)
+    if lazy is None:
+        lazy = not isinstance(straightened, np.ndarray)
+    if lazy:
+        return _backproject_lazy(plan, straightened, ranges), plan.offset
+
+    out = np.zeros(plan.shape, dtype=plan.work_dtype)
+    for z0, z1 in ranges:
+        idx = plan.slices(z0, z1)
+        slab = _read(straightened, idx) if idx.size else None
+        if _is_dask(slab):
+            slab = slab.compute()
+        _compute_slab(plan, z0, z1, slab, idx, out=out[z0:z1])
+        report(progress, z1, nz)
+    return _cast(out, plan.out_dtype), plan.offset
+
+
+def _backproject_lazy(plan: _Plan, x: Any, ranges: list[tuple[int, int]]) -> Any:
+    import dask
+    import dask.array as da
+
+    if not _is_dask(x):
+        plane = plan.width * plan.height * np.dtype(x.dtype).itemsize
+        cs = getattr(x, "chunks", None)
+        if isinstance(cs, tuple) and len(cs) == 3 and isinstance(cs[0], int):
+            n0 = int(cs[0])  # zarr: keep its chunking along the slices
+        else:
+            n0 = max(1, _SLICE_CHUNK_BYTES // max(plane, 1))
+        x = da.from_array(x, chunks=(n0, plan.height, plan.width))
+    token = uuid.uuid4().hex
+    plan_d = dask.delayed(plan, name=f"backproject-plan-{token}")
+    _, ny, nx = plan.shape
+    parts = []
+    for j, (z0, z1) in enumerate(ranges):
+        idx = plan.slices(z0, z1)
+        shape = (z1 - z0, ny, nx)
+        if idx.size == 0:
+            parts.append(da.zeros(shape, dtype=plan.out_dtype, chunks=shape))
+            continue
+        task = dask.delayed(_compute_slab, pure=True)(
+            plan_d,
+            z0,
+            z1,
+            _read(x, idx),
+            idx,
+            dask_key_name=f"backproject-{token}-{j}",
+        )
+        parts.append(da.from_delayed(task, shape=shape, dtype=plan.out_dtype))
+    return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
+
+
+def placement(
+    geometry: SliceGeometry | dict | str | os.PathLike,
+    offset: Sequence[int] = (0, 0, 0),
+) -> dict[str, list[float]]:
+    """The napari layer ``scale`` and ``translate`` of a backprojection.
+
+    Parameters
+    ----------
+    geometry : SliceGeometry, dict or path
+        The geometry used for :func:`backproject`.
+    offset : sequence of 3 ints
+        The ``offset`` returned by :func:`backproject`.
+
+    Returns
+    -------
+    dict
+        ``{"scale": [...], "translate": [...]}`` with ``scale`` the source's
+        scale and ``translate = geometry.translate + offset * scale``, so the
+        result lies exactly on the source image.
+
+    Examples
+    --------
+    >>> from napari_backproject import SliceGeometry
+    >>> g = SliceGeometry(
+    ...     source_shape=(8, 8, 8), source_dtype="uint8", scale=(2, 1, 1),
+    ...     translate=(10, 0, 0), width=3, height=3, spacing=1.0,
+    ...     centers=[[4, 4, 4]], tangents=[[1, 0, 0]], e_u=[[0, 0, 1]],
+    ...     e_v=[[0, 1, 0]], path=[[2, 4, 4]])
+    >>> placement(g, (1, 2, 3))
+    {'scale': [2.0, 1.0, 1.0], 'translate': [12.0, 2.0, 3.0]}
+    """
+    g = SliceGeometry.coerce(geometry)
+    off = np.asarray(offset, dtype=np.float64).reshape(-1)
+    if off.shape != (3,):
+        raise ValueError(f"offset must have 3 values (z, y, x); got {off.size}.")
+    return {
+        "scale": [float(s) for s in g.scale],
+        "translate": [float(t) for t in g.translate + off * g.scale],
+    }
+
+
+def write_backprojection(
+    straightened: Any,
+    geometry: SliceGeometry | dict | str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    extent: str = "bbox",
+    method: str = "pull",
+    order: int = 1,
+    binary: bool = False,
+    compression: str | None = "zlib",
+    folder: bool = False,
+    chunk_z: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Path, tuple[int, int, int]]:
+    """Backproject and stream the result to a BigTIFF (or a folder of TIFFs).
+
+    The output is computed and written slab by slab, so memory is bounded by
+    the slab size. It is written under a temporary name and renamed when
+    complete: a cancelled or failed run leaves nothing behind. The TIFF
+    metadata holds ``offset``, ``scale``, ``translate`` (see
+    :func:`placement`), ``kind`` ("labels" or "image") and the
+    ``source_shape``; :func:`napari_backproject.io.tiff.read_tiff` returns it.
+
+    Parameters
+    ----------
+    straightened, geometry, extent, method, order, binary, chunk_z
+        As for :func:`backproject`.
+    path : str or PathLike
+        Output ``.tif`` file, or directory with ``folder=True``.
+    compression : {"zlib", "zstd", "none"}
+        Lossless compression of each plane.
+    folder : bool
+        Write one TIFF per z plane into the directory ``path``.
+    progress : callable, optional
+        ``progress(done_planes, total_planes)``; raise
+        :class:`napari_backproject._progress.Cancelled` to stop.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The path written.
+    offset : tuple of 3 ints
+        As returned by :func:`backproject`.
+
+    Raises
+    ------
+    FileNotFoundError
+        The output's parent directory does not exist.
+    PermissionError
+        The output's parent directory is not writable.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from napari_backproject import SliceGeometry
+    >>> g = SliceGeometry(
+    ...     source_shape=(8, 8, 8), source_dtype="uint8", scale=(1, 1, 1),
+    ...     translate=(0, 0, 0), width=3, height=3, spacing=1.0,
+    ...     centers=[[4, 4, 4]], tangents=[[1, 0, 0]], e_u=[[0, 0, 1]],
+    ...     e_v=[[0, 1, 0]], path=[[4, 4, 4]])
+    >>> out = os.path.join(tempfile.mkdtemp(), "labels.tif")
+    >>> p, offset = write_backprojection(np.ones((1, 3, 3), np.uint8), g, out)
+    >>> offset
+    (4, 3, 3)
+    """
+    from .io.tiff import write_tiff
+
+    path = Path(path)
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {path}: the directory {parent} does not exist; "
+            "create it first or choose another location."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"cannot write {path}: the directory {parent} is not writable; "
+            "choose another location."
+        )
+    g = SliceGeometry.coerce(geometry)
+    data, offset = backproject(
+        straightened,
+        g,
+        extent=extent,
+        method=method,
+        order=order,
+        binary=binary,
+        chunk_z=chunk_z,
+        lazy=True,
+    )
+    kind = "image" if np.dtype(data.dtype).kind == "f" else "labels"
+    place = placement(g, offset)
+    metadata = {
+        "offset": list(offset),
+        "kind": kind,
+        "source_shape": list(g.source_shape),
+    }
+    written = write_tiff(
+        data,
+        path,
+        compression=compression,
+        folder=folder,
+        metadata=metadata,
+        scale=place["scale"],
+        translate=place["translate"],
+        bigtiff=None if folder else True,
+        progress=progress,
+    )
+    return Path(written), offset
