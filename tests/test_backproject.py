@@ -119,7 +119,7 @@ def test_axis_aligned_planes_copy_the_stack(method, dtype):
 def test_linear_field_round_trips_exactly(helix, scale, spacing):
     """Trilinear sampling reproduces a linear field exactly, so
     straighten -> backproject must too (between the first and last plane)."""
-    shape = tuple(int(round(s * 1.0 / sc)) for s, sc in zip(SHAPE, scale))
+    shape = tuple(int(round(s * 1.0 / sc)) for s, sc in zip(SHAPE, scale, strict=True))
     shape = (min(shape[0], 60), shape[1], shape[2])
     world = _world_grid(shape, scale)
     f = world @ np.array([0.3, -0.7, 1.1]) + 5.0
@@ -278,7 +278,7 @@ def test_bbox_and_full_agree(helix, straight1, method):
     full, off0 = backproject(labels, g, extent="full", method=method)
     box, off = backproject(labels, g, extent="bbox", method=method, chunk_z=7)
     assert off0 == (0, 0, 0)
-    sl = tuple(slice(o, o + n) for o, n in zip(off, box.shape))
+    sl = tuple(slice(o, o + n) for o, n in zip(off, box.shape, strict=True))
     np.testing.assert_array_equal(full[sl], box)
     rest = full.copy()
     rest[sl] = 0
@@ -306,7 +306,7 @@ def test_anisotropic_round_trip(helix):
     labels = (st_ >= 0.5).astype(np.uint8)
     out, off = backproject(labels, g)
     full = np.zeros(s.mask.shape, np.uint8)
-    full[tuple(slice(o, o + n) for o, n in zip(off, out.shape))] = out
+    full[tuple(slice(o, o + n) for o, n in zip(off, out.shape, strict=True))] = out
     cov, _ = backproject(np.ones_like(labels), g, extent="full")
     slab = cov > 0
     assert _dice(s.mask.astype(bool) & slab, full.astype(bool) & slab) >= 0.97
@@ -391,7 +391,7 @@ def test_tilted_straight_stack_properties(angles, scale, spacing, shift):
     )
     assert not (claimed & ~ext).any()
     box, boff = backproject(data, g, extent="bbox", chunk_z=3)
-    sl = tuple(slice(o, o + k) for o, k in zip(boff, box.shape))
+    sl = tuple(slice(o, o + k) for o, k in zip(boff, box.shape, strict=True))
     np.testing.assert_array_equal(out[sl], box)
     rest = out.copy()
     rest[sl] = 0

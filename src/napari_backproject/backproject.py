@@ -295,7 +295,9 @@ def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     starts = np.concatenate([[0], breaks])
     stops = np.concatenate([breaks, [idx.size]])
-    return [(int(idx[a]), int(idx[b - 1]) + 1) for a, b in zip(starts, stops)]
+    return [
+        (int(idx[a]), int(idx[b - 1]) + 1) for a, b in zip(starts, stops, strict=True)
+    ]
 
 
 def _read(x: Any, idx: np.ndarray) -> Any:
