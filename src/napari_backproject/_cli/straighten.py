@@ -1,0 +1,142 @@
+"""``napari-backproject straighten``: straighten a TIFF volume along a path file.
+
+The volume is opened lazily (:func:`napari_backproject.io.tiff.read_tiff`),
+straightened lazily (:func:`napari_backproject.straighten.straighten`) and
+written chunk by chunk with its geometry
+(:func:`napari_backproject.straighten.save_straightened`): ``OUT.tif`` plus
+``OUT.geometry.json``. Files are written under a temporary name and renamed
+when complete.
+
+Examples
+--------
+.. code-block:: bash
+
+    napari-backproject straighten volume.tif --path points.csv \\
+        --width 40 --height 40 -o straightened.tif
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import existing_file, output_path, progress_bar
+
+COMPRESSIONS = ("zlib", "zstd", "none")
+
+
+def _positive(kind):
+    def convert(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0; got {text}")
+        return value
+
+    return convert
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``straighten`` subcommand."""
+    p = sub.add_parser(
+        "straighten",
+        help="resample a volume on planes along a traced path",
+        description=(
+            "Straighten a 3D TIFF volume along a path: the volume is resampled "
+            "on planes perpendicular to a smooth curve through the path's "
+            "points. Writes OUT.tif (slice, v, u) and OUT.geometry.json, the "
+            "geometry 'backproject' needs. The path file holds the ordered "
+            "points in the volume's voxel coordinates (z, y, x): a CSV (plain "
+            "z,y,x columns or a napari Points CSV) or a JSON list."
+        ),
+    )
+    p.add_argument("volume", help="input volume: 3D TIFF (Z, Y, X), read lazily")
+    p.add_argument(
+        "--path",
+        required=True,
+        help="ordered path points (.csv or .json), voxel coordinates z, y, x",
+    )
+    p.add_argument("--width", type=_positive(int), required=True, help="pixels (u)")
+    p.add_argument("--height", type=_positive(int), required=True, help="pixels (v)")
+    p.add_argument(
+        "--spacing",
+        type=_positive(float),
+        default=None,
+        help="world distance between pixels and planes (default: smallest voxel size)",
+    )
+    p.add_argument(
+        "--order",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="0 nearest (labels), 1 trilinear (default)",
+    )
+    p.add_argument(
+        "--scale",
+        type=_positive(float),
+        nargs=3,
+        metavar=("SZ", "SY", "SX"),
+        default=None,
+        help="voxel size (z y x); default the file's metadata, else 1 1 1",
+    )
+    p.add_argument(
+        "--translate",
+        type=float,
+        nargs=3,
+        metavar=("TZ", "TY", "TX"),
+        default=None,
+        help="world position of voxel 0 (z y x); default the file's, else 0 0 0",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.0,
+        help="0 interpolates the points (default); > 0 fits a smoothing spline",
+    )
+    p.add_argument("--closed", action="store_true", help="the path is a closed loop")
+    p.add_argument("--compression", choices=COMPRESSIONS, default="zlib")
+    p.add_argument("-o", "--output", required=True, help="output TIFF (OUT.tif)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Straighten ``args.volume`` along ``args.path`` and write the result."""
+    from ..io.paths import read_path
+    from ..io.tiff import read_tiff
+    from ..straighten import save_straightened, straighten
+
+    volume_file = existing_file(args.volume)
+    path_file = existing_file(args.path)
+    out = output_path(args.output)
+    if args.smoothing < 0:
+        raise ValueError(f"--smoothing must be >= 0; got {args.smoothing}.")
+    volume, meta = read_tiff(volume_file)
+    if volume.ndim != 3:
+        raise ValueError(
+            f"{volume_file} has shape {tuple(volume.shape)}; straighten needs a "
+            "3D volume (Z, Y, X)."
+        )
+    scale = args.scale if args.scale is not None else meta.get("scale")
+    translate = args.translate if args.translate is not None else meta.get("translate")
+    points = read_path(path_file)
+    data, geometry = straighten(
+        volume,
+        points,
+        width=args.width,
+        height=args.height,
+        spacing=args.spacing,
+        scale=scale,
+        translate=translate,
+        order=args.order,
+        smoothing=args.smoothing,
+        closed=args.closed,
+    )
+    update, close = progress_bar("straighten")
+    try:
+        tif, json_path = save_straightened(
+            out, data, geometry, compression=args.compression, progress=update
+        )
+    finally:
+        close()
+    n, h, w = geometry.straightened_shape
+    print(f"wrote {tif} ({n} x {h} x {w} {data.dtype}, spacing {geometry.spacing:g})")
+    print(f"wrote {json_path}")
+    return 0
