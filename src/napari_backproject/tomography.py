@@ -401,7 +401,9 @@ def iradon(
     reconstructed = np.zeros((output_size, output_size), dtype=dtype)
     radius = output_size // 2
     if interpolation == "linear":
-        backproject_linear(filtered, cos_a, sin_a, radius, bool(circle), reconstructed)
+        fpad = np.zeros((filtered.shape[0], n_det + 1))
+        fpad[:, :n_det] = filtered
+        backproject_linear(fpad, cos_a, sin_a, radius, bool(circle), reconstructed)
     elif interpolation == "nearest":
         backproject_nearest(filtered, cos_a, sin_a, radius, bool(circle), reconstructed)
     else:

@@ -78,6 +78,22 @@ def _line_range(q0, v, lo, hi, k0, k1):
     return k0, k1
 
 
+@numba.njit(cache=True, nogil=True)
+def _padded_copies(image, pad):
+    """Row-major and column-major copies of ``image`` with a zero border."""
+    rows, cols = image.shape
+    pw = cols + 2 * pad
+    ph = rows + 2 * pad
+    flat = np.zeros(ph * pw, dtype=image.dtype)
+    flat_t = np.zeros(ph * pw, dtype=image.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            v = image[i, j]
+            flat[(i + pad) * pw + j + pad] = v
+            flat_t[(j + pad) * ph + i + pad] = v
+    return flat, flat_t
+
+
 @numba.njit(cache=True, parallel=True)
 def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
     """Sum bilinear samples of a rotated image along rows (skimage ``radon``).
@@ -102,6 +118,15 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
     out : (n_angles, size) array
         Receives the projections, one row per angle.
 
+    Notes
+    -----
+    Output pixel ``(k, d)`` of the rotated image samples the input at
+    ``c = H0*d + H1*k + H2``, ``r = H3*d + H4*k + H5``; the projection is the
+    sum over ``k`` in increasing order (as ``rotated.sum(0)``). The loop runs
+    ``k`` outside and ``d`` inside so that memory is read along rows, and
+    reads a copy of the image with a 2-pixel zero border so that the inner
+    loop needs no bounds checks.
+
     Examples
     --------
     >>> import numpy as np
@@ -114,71 +139,87 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
     """
     n_angles = matrices.shape[0]
     rows, cols = image.shape
+    pad = 4
+    pw = cols + 2 * pad
+    ph = rows + 2 * pad
+    flat, flat_t = _padded_copies(image, pad)
     center = size // 2
     reach = support_radius + 1.5
     for a in numba.prange(n_angles):
+        acc = np.zeros(size, dtype=np.float64)
+        idxs = np.empty(size, dtype=np.int64)
+        drs = np.empty(size, dtype=np.float64)
+        dcs = np.empty(size, dtype=np.float64)
         h0 = matrices[a, 0]
         h1 = matrices[a, 1]
         h2 = matrices[a, 2]
         h3 = matrices[a, 3]
         h4 = matrices[a, 4]
         h5 = matrices[a, 5]
+        along_rows = abs(h0) >= abs(h3)
+        if support_radius >= 0:
+            for k in range(size):
+                kk = k - center
+                h2sq = reach * reach - kk * kk
+                if h2sq < 0:
+                    continue
+                h = math.sqrt(h2sq)
+                d0 = max(0, int(math.floor(center - h)) - 1)
+                d1 = min(size, int(math.ceil(center + h)) + 2)
+                base_c = h1 * k
+                base_r = h4 * k
+                # -1 < r < rows and -1 < c < cols (+-2 samples that read the
+                # zero border), elsewhere the sample is exactly 0
+                d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
+                d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
+                if d0 < 0:
+                    d0 = 0
+                if d1 > size:
+                    d1 = size
+                # pass 1 (vectorised): sample positions -> index and fractions
+                if along_rows:
+                    s_r = pw
+                    s_c = 1
+                else:
+                    s_r = 1
+                    s_c = ph
+                for d in range(d0, d1):
+                    c = h0 * d + base_c + h2 - off_c
+                    r = h3 * d + base_r + h5 - off_r
+                    fr = math.floor(r)
+                    fc = math.floor(c)
+                    drs[d] = r - fr
+                    dcs[d] = c - fc
+                    idxs[d] = (int(fr) + pad) * s_r + (int(fc) + pad) * s_c
+                # pass 2: gather the 4 neighbours and interpolate as warp() does
+                if along_rows:
+                    for d in range(d0, d1):
+                        idx = idxs[d]
+                        dr = drs[d]
+                        dc = dcs[d]
+                        tl = flat[idx]
+                        tr = flat[idx + 1]
+                        bl = flat[idx + pw]
+                        br = flat[idx + pw + 1]
+                        top = (1 - dc) * tl + dc * tr
+                        bottom = (1 - dc) * bl + dc * br
+                        acc[d] += (1 - dr) * top + dr * bottom
+                else:
+                    # same samples, read from the transposed copy so that
+                    # memory is walked contiguously
+                    for d in range(d0, d1):
+                        idx = idxs[d]
+                        dr = drs[d]
+                        dc = dcs[d]
+                        tl = flat_t[idx]
+                        bl = flat_t[idx + 1]
+                        tr = flat_t[idx + ph]
+                        br = flat_t[idx + ph + 1]
+                        top = (1 - dc) * tl + dc * tr
+                        bottom = (1 - dc) * bl + dc * br
+                        acc[d] += (1 - dr) * top + dr * bottom
         for d in range(size):
-            acc = 0.0
-            if support_radius < 0:
-                out[a, d] = acc
-                continue
-            dd = d - center
-            h2sq = reach * reach - dd * dd
-            if h2sq < 0:
-                out[a, d] = acc
-                continue
-            h = math.sqrt(h2sq)
-            k0 = max(0, int(math.floor(center - h)) - 1)
-            k1 = min(size, int(math.ceil(center + h)) + 2)
-            # the sample (row r, col c) for output pixel (row k, col d)
-            base_c = h0 * d
-            base_r = h3 * d
-            # clip to the rectangle holding the real image (+-1 for bilinear)
-            k0, k1 = _line_range(
-                base_r + h5 - off_r, h4, -1.0, rows * 1.0, k0, k1
-            )
-            k0, k1 = _line_range(
-                base_c + h2 - off_c, h1, -1.0, cols * 1.0, k0, k1
-            )
-            if k0 < 0:
-                k0 = 0
-            if k1 > size:
-                k1 = size
-            for k in range(k0, k1):
-                c = base_c + h1 * k + h2 - off_c
-                r = base_r + h4 * k + h5 - off_r
-                fr = math.floor(r)
-                fc = math.floor(c)
-                minr = int(fr)
-                minc = int(fc)
-                maxr = int(math.ceil(r))
-                maxc = int(math.ceil(c))
-                dr = r - minr
-                dc = c - minc
-                tl = 0.0
-                tr = 0.0
-                bl = 0.0
-                br = 0.0
-                if 0 <= minr < rows:
-                    if 0 <= minc < cols:
-                        tl = image[minr, minc]
-                    if 0 <= maxc < cols:
-                        tr = image[minr, maxc]
-                if 0 <= maxr < rows:
-                    if 0 <= minc < cols:
-                        bl = image[maxr, minc]
-                    if 0 <= maxc < cols:
-                        br = image[maxr, maxc]
-                top = (1 - dc) * tl + dc * tr
-                bottom = (1 - dc) * bl + dc * br
-                acc += (1 - dr) * top + dr * bottom
-            out[a, d] = acc
+            out[a, d] = acc[d]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -210,8 +251,10 @@ def backproject_linear(filtered, cos_a, sin_a, radius, circle, out):
 
     Parameters
     ----------
-    filtered : (n_angles, n_det) float64 array
-        Filtered projections, one row per angle; detector ``k`` sits at
+    filtered : (n_angles, n_det + 1) float64 array
+        Filtered projections, one row per angle, followed by one column of
+        zeros (so that ``t`` at the last detector reads
+        ``f[n-1] + (0 - f[n-1]) * 0``); detector ``k`` sits at
         ``x = k - n_det // 2``.
     cos_a, sin_a : (n_angles,) float64 arrays
         Cosine and sine of each angle (radians).
@@ -229,36 +272,52 @@ def backproject_linear(filtered, cos_a, sin_a, radius, circle, out):
     --------
     >>> import numpy as np
     >>> out = np.zeros((3, 3))
-    >>> backproject_linear(np.ones((1, 3)), np.ones(1), np.zeros(1), 1, False, out)
+    >>> filt = np.array([[1.0, 1.0, 1.0, 0.0]])
+    >>> backproject_linear(filt, np.ones(1), np.zeros(1), 1, False, out)
     >>> out.tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    n_angles, n_det = filtered.shape
+    n_det = filtered.shape[1] - 1
     size = out.shape[0]
     half = n_det // 2
     lo = -half
     hi = n_det - 1 - half
+    fpad = filtered
     for i in numba.prange(size):
         j0, j1 = _row_span(i, radius, size, circle)
-        xpr = i - radius
-        for a in range(n_angles):
-            c = cos_a[a]
-            s = sin_a[a]
-            xs = xpr * s
-            for j in range(j0, j1):
-                ypr = j - radius
-                t = ypr * c - xs
-                if t < lo or t > hi:
-                    continue
-                if t == hi:
-                    val = filtered[a, n_det - 1]
-                else:
-                    ft = math.floor(t)
-                    k = int(ft) + half
-                    f0 = filtered[a, k]
-                    slope = filtered[a, k + 1] - f0
-                    val = slope * (t - ft) + f0
-                out[i, j] = out[i, j] + val
+        _linear_row(fpad, cos_a, sin_a, i - radius, radius, j0, j1, half, lo, hi, out[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _linear_row(fpad, cos_a, sin_a, xpr, radius, j0, j1, half, lo, hi, out_row):
+    """One output row of :func:`backproject_linear` (all angles)."""
+    n = out_row.shape[0]
+    ks = np.empty(n, dtype=np.int64)
+    fr = np.empty(n, dtype=np.float64)
+    for a in range(cos_a.shape[0]):
+        c = cos_a[a]
+        s = sin_a[a]
+        xs = xpr * s
+        # pass 1 (vectorised): detector index and fraction, as np.interp
+        for j in range(j0, j1):
+            t = (j - radius) * c - xs
+            ft = math.floor(t)
+            if t >= lo and t <= hi:
+                ks[j] = int(ft) + half
+                fr[j] = t - ft
+            else:
+                ks[j] = 0
+                fr[j] = -1.0
+        # pass 2: gather and accumulate (in the dtype of ``out_row``)
+        row = fpad[a]
+        for j in range(j0, j1):
+            w = fr[j]
+            k = ks[j]
+            f0 = row[k]
+            val = (row[k + 1] - f0) * w + f0
+            if w < 0:
+                val = 0.0
+            out_row[j] = out_row[j] + val
 
 
 @numba.njit(cache=True, parallel=True)
@@ -284,22 +343,27 @@ def backproject_nearest(filtered, cos_a, sin_a, radius, circle, out):
     for i in numba.prange(size):
         j0, j1 = _row_span(i, radius, size, circle)
         xpr = i - radius
+        ks = np.empty(size, dtype=np.int64)
         for a in range(n_angles):
             c = cos_a[a]
             s = sin_a[a]
             xs = xpr * s
             for j in range(j0, j1):
-                ypr = j - radius
-                t = ypr * c - xs
-                if t < lo or t > hi:
-                    continue
+                t = (j - radius) * c - xs
                 ft = math.floor(t)
                 k = int(ft) + half
                 if t > ft + 0.5:
                     k += 1
                 if k > n_det - 1:
                     k = n_det - 1
-                out[i, j] = out[i, j] + filtered[a, k]
+                if t < lo or t > hi:
+                    k = -1
+                ks[j] = k
+            row = filtered[a]
+            for j in range(j0, j1):
+                k = ks[j]
+                if k >= 0:
+                    out[i, j] = out[i, j] + row[k]
 
 
 @numba.njit(cache=True, parallel=True)
