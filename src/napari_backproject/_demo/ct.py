@@ -43,6 +43,22 @@ def _settle() -> None:
         time.sleep(0.02)
 
 
+def _grid_shape(viewer) -> tuple[int, int]:
+    """A 4-cell grid that suits the canvas: a row, a column or 2 x 2."""
+    canvas = getattr(viewer, "canvas", None)
+    if canvas is None:  # pragma: no cover - older napari
+        canvas = viewer.window._qt_viewer.canvas
+    try:
+        height, width = (float(v) for v in canvas.size)
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover
+        return (2, 2)
+    if height > 2.0 * width:
+        return (4, 1)
+    if width > 2.0 * height:
+        return (1, 4)
+    return (2, 2)
+
+
 def run(viewer, out: Path | None, context: dict) -> None:
     """Run the CT workflow on the Shepp–Logan sample (see module docstring)."""
     from ..io.tiff import write_tiff
@@ -86,11 +102,12 @@ def run(viewer, out: Path | None, context: dict) -> None:
     viewer.layers.move_multiple([viewer.layers.index(x) for x in ours], 0)
     viewer.grid.enabled = True
     viewer.grid.stride = 1
-    viewer.grid.shape = (2, 2)
+    viewer.grid.shape = _grid_shape(viewer)
     overlay_was = viewer.text_overlay.visible
+    overlay_position = viewer.text_overlay.position
     viewer.text_overlay.text = (
-        f"phantom | sinogram ({N_ANGLES} angles, 0-180°)\n"
-        f"FBP (ramp) | SART ({SART_ITERATIONS} iterations)"
+        f"Shepp-Logan phantom, sinogram ({N_ANGLES} angles over 0-180°),\n"
+        f"FBP (ramp filter), SART ({SART_ITERATIONS} iterations)"
     )
     viewer.text_overlay.position = "top_left"
     viewer.text_overlay.visible = True
@@ -120,6 +137,7 @@ def run(viewer, out: Path | None, context: dict) -> None:
 
     # restore the viewer for the next steps
     viewer.text_overlay.visible = overlay_was
+    viewer.text_overlay.position = overlay_position
     viewer.text_overlay.text = ""
     viewer.grid.enabled = False
     for layer in ours:
