@@ -165,6 +165,7 @@ def test_reconstruct_uniform_theta_without_metadata(viewer, reconstruct_widget, 
     np.testing.assert_allclose(layer.data, expected, atol=1e-5)
     assert layer.metadata["theta_source"] == "uniform"
     assert layer.metadata["filter_name"] is None
+    assert layer.metadata["output_size"] == 24
 
 
 def test_reconstruct_sart_updates_each_iteration(viewer, reconstruct_widget, qtbot):
@@ -293,3 +294,28 @@ def test_round_trip_through_both_widgets(
     assert rec.shape == img.shape
     inside = np.hypot(*(np.mgrid[:32, :32] - 15.5)) < 12
     assert np.abs(rec - img)[inside].mean() < 0.1
+
+
+def test_sinogram_tiff_from_cli_opens_with_its_angles(
+    viewer, reconstruct_widget, qtbot, tmp_path
+):
+    """A sinogram written by the CLI, opened with the plugin's reader, keeps theta."""
+    import tifffile
+
+    from napari_backproject.cli import main
+
+    src, sino_path = tmp_path / "ph.tif", tmp_path / "sino.tif"
+    tifffile.imwrite(src, _phantom())
+    args = ["sinogram", str(src), str(sino_path), "--angles", "15"]
+    assert main([*args, "--angle-range", "0", "150"]) == 0
+    (layer,) = viewer.open(sino_path, plugin=PLUGIN)
+    w = reconstruct_widget
+    w.sinogram.value = layer
+    assert "from layer metadata: 15 angles, 0…140°" in w.theta_info.value
+    w.run()
+    _wait_idle(qtbot, w.controls)
+    theta = np.linspace(0, 150, 15, endpoint=False)
+    expected = tomography.iradon(np.asarray(layer.data), theta)
+    np.testing.assert_allclose(
+        viewer.layers[f"{layer.name} FBP"].data, expected, atol=1e-5
+    )

@@ -453,6 +453,8 @@ class ReconstructWidget(QWidget):
 
         def returned(image: np.ndarray) -> None:
             self._returned = True
+            if metadata.get("output_size", 0) is None:
+                metadata["output_size"] = int(image.shape[-1])  # what "auto" gave
             result = show(image)
             result.reset_contrast_limits()
             self.n_updates += 1
