@@ -529,7 +529,6 @@ class _SartSetup:
         """One SART pass over all angles, in place on ``self.image``."""
         image = self.image
         update = np.zeros_like(image)
-        deviations = np.zeros(self.projections.shape[1], dtype=self.dtype)
         zero = self.dtype.type(0)
         lo = self.clip[0] if self.clip is not None else zero
         hi = self.clip[1] if self.clip is not None else zero
@@ -539,7 +538,6 @@ class _SartSetup:
             sart_angle_update(
                 image,
                 update,
-                deviations,
                 self.theta[idx],
                 self.projections[idx],
                 self.shifts[idx],

@@ -67,63 +67,22 @@ def _ray_setup(n, theta_rad, ray_position, proto):
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_deviation(image, theta_rad, ray_position, projected, proto):
+def _ray_update(image, update, theta_rad, ray_position, projected, proto, bidx, bw):
+    """Ray sum, deviation and scatter of the update for one ray.
+
+    The first pass keeps each sample's pixel index and its four bilinear
+    weights (unrounded, float64) in the scratch buffers ``bidx`` and ``bw``
+    (length >= 2 * M + 2); the second pass scatters
+    ``deviation * weight * hamming`` with them. (scikit-image multiplies the
+    same five factors in a different order: results differ by rounding only.)
+    """
     n0, n1 = image.shape
-    ns, ds, dx, dy, x0, y0, center = _ray_setup(n0, theta_rad, ray_position, proto)
-    ray_sum = _like(0.0, proto)
-    weight_norm = _like(0.0, proto)
-    if ns > 0:
-        for k in range(ns + 1):
-            kk = _like(k, proto)
-            x = _like(x0 + kk * dx, proto)
-            y = _like(y0 + kk * dy, proto)
-            index_i = _like(x + center, proto)
-            index_j = _like(y + center, proto)
-            fi = math.floor(np.float64(index_i))
-            fj = math.floor(np.float64(index_j))
-            i = int(fi)
-            j = int(fj)
-            di = _like(index_i - fi, proto)
-            dj = _like(index_j - fj, proto)
-            if i > 0 and j > 0:
-                w = _like((1.0 - di) * (1.0 - dj) * ds, proto)
-                ray_sum += w * image[i, j]
-                weight_norm += w * w
-            if i > 0 and j < n1 - 1:
-                w = _like((1.0 - di) * dj * ds, proto)
-                ray_sum += w * image[i, j + 1]
-                weight_norm += w * w
-            if i < n0 - 1 and j > 0:
-                w = _like(di * (1.0 - dj) * ds, proto)
-                ray_sum += w * image[i + 1, j]
-                weight_norm += w * w
-            if i < n0 - 1 and j < n1 - 1:
-                w = _like(di * dj * ds, proto)
-                ray_sum += w * image[i + 1, j + 1]
-                weight_norm += w * w
-    if weight_norm > 0:
-        return _like(-(ray_sum - projected) / weight_norm, proto)
-    return _like(0.0, proto)
-
-
-@numba.njit(cache=True, nogil=True)
-def _ray_scatter(update, theta_rad, ray_position, deviation, proto):
-    n0, n1 = update.shape
     ns, ds, dx, dy, x0, y0, center = _ray_setup(n0, theta_rad, ray_position, proto)
     if ns <= 0:
         return
-    beta = _like(_HAMMING_BETA, proto)
-    one_minus_beta = _like(1 - beta, proto)
-    # cos(2*pi*k/(ns-1)) by a rotation recurrence, re-anchored every 32 steps
-    step = 2 * math.pi / (ns - 1)
-    cs = math.cos(step)
-    sn = math.sin(step)
-    ck = 1.0
-    sk = 0.0
+    ray_sum = _like(0.0, proto)
+    weight_norm = _like(0.0, proto)
     for k in range(ns + 1):
-        if k % 32 == 0:
-            ck = math.cos(step * k)
-            sk = math.sin(step * k)
         kk = _like(k, proto)
         x = _like(x0 + kk * dx, proto)
         y = _like(y0 + kk * dy, proto)
@@ -135,31 +94,94 @@ def _ray_scatter(update, theta_rad, ray_position, deviation, proto):
         j = int(fj)
         di = _like(index_i - fi, proto)
         dj = _like(index_j - fj, proto)
+        # weights of the four neighbours; zero where scikit-image skips one
+        w00 = (1.0 - di) * (1.0 - dj) * ds if (i > 0 and j > 0) else 0.0
+        w01 = (1.0 - di) * dj * ds if (i > 0 and j < n1 - 1) else 0.0
+        w10 = di * (1.0 - dj) * ds if (i < n0 - 1 and j > 0) else 0.0
+        w11 = di * dj * ds if (i < n0 - 1 and j < n1 - 1) else 0.0
+        bidx[k] = i * n1 + j
+        bw[k, 0] = w00
+        bw[k, 1] = w01
+        bw[k, 2] = w10
+        bw[k, 3] = w11
+        if w00 != 0.0:
+            w = _like(w00, proto)
+            ray_sum += w * image[i, j]
+            weight_norm += w * w
+        if w01 != 0.0:
+            w = _like(w01, proto)
+            ray_sum += w * image[i, j + 1]
+            weight_norm += w * w
+        if w10 != 0.0:
+            w = _like(w10, proto)
+            ray_sum += w * image[i + 1, j]
+            weight_norm += w * w
+        if w11 != 0.0:
+            w = _like(w11, proto)
+            ray_sum += w * image[i + 1, j + 1]
+            weight_norm += w * w
+    if weight_norm > 0:
+        deviation = _like(-(ray_sum - projected) / weight_norm, proto)
+    else:
+        return
+
+    beta = _like(_HAMMING_BETA, proto)
+    one_minus_beta = _like(1 - beta, proto)
+    # cos(2*pi*k/(ns-1)) by a rotation recurrence, re-anchored every 32 steps
+    step = 2 * math.pi / (ns - 1)
+    cs = math.cos(step)
+    sn = math.sin(step)
+    ck = 1.0
+    sk = 0.0
+    flat = update.ravel()
+    for k in range(ns + 1):
+        if k % 32 == 0:
+            ck = math.cos(step * k)
+            sk = math.sin(step * k)
         hamming = _like(one_minus_beta - beta * ck, proto)
-        if i > 0 and j > 0:
-            update[i, j] = update[i, j] + (
-                deviation * (1.0 - di) * (1.0 - dj) * ds * hamming
-            )
-        if i > 0 and j < n1 - 1:
-            update[i, j + 1] = update[i, j + 1] + (
-                deviation * (1.0 - di) * dj * ds * hamming
-            )
-        if i < n0 - 1 and j > 0:
-            update[i + 1, j] = update[i + 1, j] + (
-                deviation * di * (1.0 - dj) * ds * hamming
-            )
-        if i < n0 - 1 and j < n1 - 1:
-            update[i + 1, j + 1] = update[i + 1, j + 1] + (
-                deviation * di * dj * ds * hamming
-            )
+        amp = deviation * np.float64(hamming)
+        p = bidx[k]
+        # a zero weight is a neighbour outside the image: never touch it
+        if bw[k, 0] != 0.0:
+            flat[p] = flat[p] + amp * bw[k, 0]
+        if bw[k, 1] != 0.0:
+            flat[p + 1] = flat[p + 1] + amp * bw[k, 1]
+        if bw[k, 2] != 0.0:
+            flat[p + n1] = flat[p + n1] + amp * bw[k, 2]
+        if bw[k, 3] != 0.0:
+            flat[p + n1 + 1] = flat[p + n1 + 1] + amp * bw[k, 3]
         nck = ck * cs - sk * sn
         sk = sk * cs + ck * sn
         ck = nck
 
 
+@numba.njit(cache=True, nogil=True)
+def _ray_block(image, update, theta_rad, projection, shift, proto, r0, r1):
+    m = 2 * image.shape[0] + 4
+    bidx = np.empty(m, dtype=np.int64)
+    bw = np.empty((m, 4), dtype=np.float64)
+    for r in range(r0, r1):
+        pos = _like(_like(r, proto) + shift, proto)
+        _ray_update(image, update, theta_rad, pos, projection[r], proto, bidx, bw)
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_update(image, update, relaxation, lo, hi, do_clip, i):
+    n1 = image.shape[1]
+    for j in range(n1):
+        v = image[i, j] + relaxation * update[i, j]
+        if do_clip:
+            if v < lo:
+                v = lo
+            if v > hi:
+                v = hi
+        image[i, j] = v
+        update[i, j] = 0
+
+
 @numba.njit(cache=True, parallel=True)
 def sart_angle_update(
-    image, update, deviations, theta_deg, projection, shift, relaxation, lo, hi, do_clip
+    image, update, theta_deg, projection, shift, relaxation, lo, hi, do_clip
 ):
     """Apply one SART projection update in place (scikit-image semantics).
 
@@ -169,8 +191,6 @@ def sart_angle_update(
         Current estimate, updated in place.
     update : (M, M) array, same dtype, all zeros
         Scratch buffer; left all zeros on return.
-    deviations : (P,) array, same dtype
-        Scratch buffer for the per-ray deviations.
     theta_deg : float (same dtype)
         Projection angle in degrees.
     projection : (P,) array, same dtype
@@ -187,34 +207,21 @@ def sart_angle_update(
     Examples
     --------
     >>> import numpy as np
-    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img); dev = np.zeros(8)
-    >>> sart_angle_update(img, upd, dev, 0.0, np.ones(8), 0.0, 0.15, 0.0, 0.0, False)
+    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> sart_angle_update(img, upd, 0.0, np.ones(8), 0.0, 0.15, 0.0, 0.0, False)
     >>> bool(img.sum() > 0)
     True
     """
     proto = projection[0]
     n_rays = projection.shape[0]
     theta_rad = _like(theta_deg / 180.0 * np.pi, proto)
-    for r in numba.prange(n_rays):
-        pos = _like(_like(r, proto) + shift, proto)
-        deviations[r] = _ray_deviation(image, theta_rad, pos, projection[r], proto)
     n_blocks = (n_rays + _BLOCK - 1) // _BLOCK
     for parity in range(2):
         n_par = (n_blocks - parity + 1) // 2
         for b in numba.prange(n_par):
             blk = 2 * b + parity
-            for r in range(blk * _BLOCK, min(n_rays, (blk + 1) * _BLOCK)):
-                pos = _like(_like(r, proto) + shift, proto)
-                _ray_scatter(update, theta_rad, pos, deviations[r], proto)
-    n0, n1 = image.shape
-    for i in numba.prange(n0):
-        for j in range(n1):
-            u = update[i, j]
-            v = image[i, j] + relaxation * u
-            if do_clip:
-                if v < lo:
-                    v = lo
-                if v > hi:
-                    v = hi
-            image[i, j] = v
-            update[i, j] = 0
+            r0 = blk * _BLOCK
+            r1 = min(n_rays, r0 + _BLOCK)
+            _ray_block(image, update, theta_rad, projection, shift, proto, r0, r1)
+    for i in numba.prange(image.shape[0]):
+        _apply_update(image, update, relaxation, lo, hi, do_clip, i)
