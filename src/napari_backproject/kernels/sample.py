@@ -7,7 +7,12 @@ Sampling definition (same as
 :class:`napari_backproject.slice_geometry.SliceGeometry`): pixel ``(v, u)`` of
 plane ``i`` is at world position ``c_i + uo * e_u,i + vo * e_v,i`` with
 ``uo = (u - (W - 1) / 2) * D`` and ``vo = (v - (H - 1) / 2) * D``, and at voxel
-coordinate ``(world - translate) / scale``.
+coordinate ``(world - translate) / scale``. The kernel evaluates this per
+plane in voxel space (origin ``(c_i - translate) / scale`` plus ``uo`` and
+``vo`` times ``D * e / scale``), which agrees with
+``SliceGeometry.voxel_coordinates`` to rounding (~1e-13 voxel); only a
+nearest-neighbour sample lying exactly on a half-voxel tie can, in principle,
+resolve to the other neighbour.
 
 Border convention: identical to ``scipy.ndimage.map_coordinates(...,
 mode="constant")`` for orders 0 and 1: a sample whose voxel coordinate lies
@@ -49,72 +54,117 @@ def _sample_planes(
 ):
     n, H, W, C = out.shape
     RZ, RY, RX = region.shape[0], region.shape[1], region.shape[2]
+    flat = region.reshape(-1)  # C-contiguous: 1D indexing is much cheaper
+    oflat = out.reshape(-1)
+    SZ = RY * RX * C
+    SY = RX * C
+    SX = C
     oz, oy, ox = origin[0], origin[1], origin[2]
     nz, ny, nx = full_shape[0] - 1.0, full_shape[1] - 1.0, full_shape[2] - 1.0
+    lz = max(int(full_shape[0]) - 2, 0)
+    ly = max(int(full_shape[1]) - 2, 0)
+    lx = max(int(full_shape[2]) - 2, 0)
     hw = (W - 1) / 2.0
     hh = (H - 1) / 2.0
-    for row in numba.prange(n * H):
-        i = row // H
-        v = row % H
-        vo = (v - hh) * spacing
-        cz, cy, cx = centers[i, 0], centers[i, 1], centers[i, 2]
-        # same operation order as SliceGeometry.world_coordinates
-        bz = vo * e_v[i, 0]
-        by = vo * e_v[i, 1]
-        bx = vo * e_v[i, 2]
-        for u in range(W):
-            uo = (u - hw) * spacing
-            z = ((cz + uo * e_u[i, 0]) + bz - translate[0]) / scale[0]
-            y = ((cy + uo * e_u[i, 1]) + by - translate[1]) / scale[1]
-            x = ((cx + uo * e_u[i, 2]) + bx - translate[2]) / scale[2]
+    # memory distance (in elements) of one step along e_u / e_v, per plane:
+    # the inner loop runs along the cheaper direction (cache/TLB locality)
+    sz = float(region.strides[0])
+    sy = float(region.strides[1])
+    sx = float(region.strides[2])
+    R = max(H, W)
+    for job in numba.prange(n * R):
+        i = job // R
+        r = job % R
+        cost_u = (
+            abs(e_u[i, 0] / scale[0]) * sz
+            + abs(e_u[i, 1] / scale[1]) * sy
+            + abs(e_u[i, 2] / scale[2]) * sx
+        )
+        cost_v = (
+            abs(e_v[i, 0] / scale[0]) * sz
+            + abs(e_v[i, 1] / scale[1]) * sy
+            + abs(e_v[i, 2] / scale[2]) * sx
+        )
+        u_inner = cost_u <= cost_v
+        if u_inner:
+            if r >= H:
+                continue
+            n_inner = W
+        else:
+            if r >= W:
+                continue
+            n_inner = H
+        # voxel-space origin and steps of this plane
+        pz = (centers[i, 0] - translate[0]) / scale[0]
+        py = (centers[i, 1] - translate[1]) / scale[1]
+        px = (centers[i, 2] - translate[2]) / scale[2]
+        uz = spacing * e_u[i, 0] / scale[0]
+        uy = spacing * e_u[i, 1] / scale[1]
+        ux = spacing * e_u[i, 2] / scale[2]
+        vz = spacing * e_v[i, 0] / scale[0]
+        vy = spacing * e_v[i, 1] / scale[1]
+        vx = spacing * e_v[i, 2] / scale[2]
+        for k in range(n_inner):
+            if u_inner:
+                v = r
+                u = k
+            else:
+                v = k
+                u = r
+            a = u - hw
+            b_ = v - hh
+            z = pz + a * uz + b_ * vz
+            y = py + a * uy + b_ * vy
+            x = px + a * ux + b_ * vx
             if not (
                 z >= 0.0 and z <= nz and y >= 0.0 and y <= ny and x >= 0.0 and x <= nx
             ):
+                o = ((i * H + v) * W + u) * C
                 for c in range(C):
                     val = fill_value
                     if round_int:
                         val = math.floor(val + 0.5)
                         val = min(max(val, lo), hi)
-                    out[i, v, u, c] = val
+                    oflat[o + c] = val
                 continue
             if order == 0:
-                iz = min(max(int(math.floor(z + 0.5)) - oz, 0), RZ - 1)
-                iy = min(max(int(math.floor(y + 0.5)) - oy, 0), RY - 1)
-                ix = min(max(int(math.floor(x + 0.5)) - ox, 0), RX - 1)
+                # inside: coordinates >= 0, so int() truncation is floor
+                iz = min(max(int(z + 0.5) - oz, 0), RZ - 1)
+                iy = min(max(int(y + 0.5) - oy, 0), RY - 1)
+                ix = min(max(int(x + 0.5) - ox, 0), RX - 1)
+                o = ((i * H + v) * W + u) * C
+                b = iz * SZ + iy * SY + ix * SX
                 for c in range(C):
-                    val = float(region[iz, iy, ix, c])
+                    val = float(flat[b + c])
                     if round_int:
                         val = min(max(val, lo), hi)
-                    out[i, v, u, c] = val
+                    oflat[o + c] = val
                 continue
-            fz0 = math.floor(z)
-            fy0 = math.floor(y)
-            fx0 = math.floor(x)
-            # at the last voxel (x == n - 1) use the pair (n - 2, n - 1) with weight 1
-            if fz0 > nz - 1.0:
-                fz0 = max(nz - 1.0, 0.0)
-            if fy0 > ny - 1.0:
-                fy0 = max(ny - 1.0, 0.0)
-            if fx0 > nx - 1.0:
-                fx0 = max(nx - 1.0, 0.0)
-            dz = z - fz0
-            dy = y - fy0
-            dx = x - fx0
-            z0 = min(max(int(fz0) - oz, 0), RZ - 1)
-            y0 = min(max(int(fy0) - oy, 0), RY - 1)
-            x0 = min(max(int(fx0) - ox, 0), RX - 1)
-            z1 = min(z0 + 1, RZ - 1)
-            y1 = min(y0 + 1, RY - 1)
-            x1 = min(x0 + 1, RX - 1)
+            # at the last voxel (x == n - 1) use the pair (n - 2, n - 1), weight 1
+            iz = min(int(z), lz)
+            iy = min(int(y), ly)
+            ix = min(int(x), lx)
+            dz = z - iz
+            dy = y - iy
+            dx = x - ix
+            z0 = min(max(iz - oz, 0), RZ - 1)
+            y0 = min(max(iy - oy, 0), RY - 1)
+            x0 = min(max(ix - ox, 0), RX - 1)
+            jz = SZ if z0 + 1 < RZ else 0
+            jy = SY if y0 + 1 < RY else 0
+            jx = SX if x0 + 1 < RX else 0
+            b = z0 * SZ + y0 * SY + x0 * SX
+            o = ((i * H + v) * W + u) * C
             for c in range(C):
-                c000 = float(region[z0, y0, x0, c])
-                c001 = float(region[z0, y0, x1, c])
-                c010 = float(region[z0, y1, x0, c])
-                c011 = float(region[z0, y1, x1, c])
-                c100 = float(region[z1, y0, x0, c])
-                c101 = float(region[z1, y0, x1, c])
-                c110 = float(region[z1, y1, x0, c])
-                c111 = float(region[z1, y1, x1, c])
+                p = b + c
+                c000 = float(flat[p])
+                c001 = float(flat[p + jx])
+                c010 = float(flat[p + jy])
+                c011 = float(flat[p + jy + jx])
+                c100 = float(flat[p + jz])
+                c101 = float(flat[p + jz + jx])
+                c110 = float(flat[p + jz + jy])
+                c111 = float(flat[p + jz + jy + jx])
                 c00 = c000 + (c001 - c000) * dx
                 c01 = c010 + (c011 - c010) * dx
                 c10 = c100 + (c101 - c100) * dx
@@ -125,7 +175,7 @@ def _sample_planes(
                 if round_int:
                     val = math.floor(val + 0.5)
                     val = min(max(val, lo), hi)
-                out[i, v, u, c] = val
+                oflat[o + c] = val
 
 
 def sample_planes(
@@ -209,6 +259,13 @@ def sample_planes(
     out4 = out[..., None] if squeeze else out
     odt = out4.dtype
     target = out4.view(np.uint8) if odt == np.bool_ else out4
+    expected = (n, height, width, C)
+    if target.shape != expected:
+        raise ValueError(
+            f"out has shape {out.shape}; expected {expected[: 3 + (not squeeze)]}."
+        )
+    direct = target.flags.c_contiguous
+    work = target if direct else np.empty(target.shape, dtype=target.dtype)
     if odt == np.bool_:
         round_int, lo, hi = True, 0.0, 1.0
     elif odt.kind in "iu":
@@ -232,6 +289,8 @@ def sample_planes(
             round_int,
             lo,
             hi,
-            target,
+            work,
         )
+        if not direct:
+            target[...] = work
     return out
