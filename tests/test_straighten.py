@@ -420,3 +420,18 @@ def test_two_lazy_results_computed_together_do_not_collide(vol):
     np.testing.assert_array_equal(ra, straighten(vol, path, order=0, **KW)[0])
     np.testing.assert_allclose(rb, straighten(vol, path, order=1, **KW)[0], atol=1e-12)
     assert not np.array_equal(ra, rb)
+
+
+def test_lazy_from_tiff(vol, tmp_path):
+    from napari_backproject.io.tiff import write_tiff
+
+    v8 = (vol * 255).astype(np.uint8)
+    data, _ = read_tiff(write_tiff(v8, tmp_path / "v.tif", tile=(16, 16)))
+    path = helix_path(vol.shape)
+    lazy, g = straighten(data, path, chunk_slices=8, **KW)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), straighten(v8, path, **KW)[0])
+    # and straight back to a tiff, chunk by chunk, with its geometry
+    tif, js = save_straightened(tmp_path / "s.tif", lazy, g)
+    np.testing.assert_array_equal(read_tiff(tif)[0].compute(), lazy.compute())
+    assert js.exists()
