@@ -85,10 +85,10 @@ def test_sinogram_stack_keeps_slice_axis(viewer, sinogram_widget, qtbot):
 
 
 def test_sinogram_cancel_adds_no_layer(viewer, sinogram_widget, qtbot):
-    stack = np.repeat(_phantom(48)[None], 40, axis=0)
+    stack = np.repeat(_phantom(64)[None], 64, axis=0)
     viewer.add_image(stack, name="big")
     w = sinogram_widget
-    w.n_angles.value = 90
+    w.n_angles.value = 180
     w.run()
     w.controls.cancel_button.click()
     _wait_idle(qtbot, w.controls)
