@@ -166,6 +166,10 @@ def test_reconstruct_uniform_theta_without_metadata(viewer, reconstruct_widget, 
     assert layer.metadata["theta_source"] == "uniform"
     assert layer.metadata["filter_name"] is None
     assert layer.metadata["output_size"] == 24
+    # theta of the wrong length is ignored, and the widget says so
+    viewer.layers["sino"].metadata = {"theta": [0.0, 90.0]}
+    w.reset_choices()
+    assert "metadata theta has 2 values: ignored" in w.theta_info.value
 
 
 def test_reconstruct_sart_updates_each_iteration(viewer, reconstruct_widget, qtbot):

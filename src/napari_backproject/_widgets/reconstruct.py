@@ -318,6 +318,12 @@ class ReconstructWidget(QWidget):
             self.theta_info.value = (
                 f"from layer metadata: {n} angles, {theta[0]:g}…{theta[-1]:g}°"
             )
+        elif layer.metadata.get("theta") is not None:
+            k = np.size(layer.metadata["theta"])
+            self.theta_info.value = (
+                f"uniform over [0, 180): {n} angles (metadata theta has {k} "
+                "values: ignored)"
+            )
         else:
             self.theta_info.value = f"uniform over [0, 180): {n} angles (no metadata)"
 
