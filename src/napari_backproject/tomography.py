@@ -18,7 +18,7 @@ into garbage: non-finite values, an empty ``theta`` and a non-positive
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from warnings import warn
 
@@ -78,7 +78,9 @@ def _as_2d_array(image: Any, what: str, message: str) -> np.ndarray:
         raise ValueError(message)
     arr = np.asarray(image)
     if arr.size == 0:
-        raise ValueError(f"{what} is empty (shape {arr.shape}); pass a non-empty 2-D array.")
+        raise ValueError(
+            f"{what} is empty (shape {arr.shape}); pass a non-empty 2-D array."
+        )
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"{what} must be a real numeric array, got dtype {arr.dtype}; "
@@ -258,12 +260,12 @@ def radon(
     else:
         diagonal = np.sqrt(2) * max(image.shape)
         pad = [int(np.ceil(diagonal - s)) for s in image.shape]
-        padded_shape = [s + p for s, p in zip(image.shape, pad)]
+        padded_shape = [s + p for s, p in zip(image.shape, pad, strict=True)]
         if padded_shape[0] != padded_shape[1]:
             raise ValueError("padded_image must be a square")
-        new_center = [(s + p) // 2 for s, p in zip(image.shape, pad)]
+        new_center = [(s + p) // 2 for s, p in zip(image.shape, pad, strict=True)]
         old_center = [s // 2 for s in image.shape]
-        off_r, off_c = (nc - oc for oc, nc in zip(old_center, new_center))
+        off_r, off_c = (nc - oc for oc, nc in zip(old_center, new_center, strict=True))
         work = np.ascontiguousarray(image)
         size = padded_shape[0]
 
@@ -364,7 +366,9 @@ def iradon(
     """
     if not hasattr(radon_image, "ndim") or radon_image.ndim != 2:
         raise ValueError("The input image must be 2-D")
-    radon_image = _as_2d_array(radon_image, "radon_image", "The input image must be 2-D")
+    radon_image = _as_2d_array(
+        radon_image, "radon_image", "The input image must be 2-D"
+    )
 
     if theta is None:
         theta = np.linspace(0, 180, radon_image.shape[1], endpoint=False)
@@ -417,15 +421,15 @@ def iradon(
         x = np.arange(n_det) - n_det // 2
         spline = CubicSpline(x, filtered, axis=1, bc_type="not-a-knot")
         coeffs = np.ascontiguousarray(spline.c.transpose(2, 1, 0))
-        backproject_cubic(coeffs, cos_a, sin_a, n_det, radius, bool(circle), reconstructed)
+        backproject_cubic(
+            coeffs, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
+        )
     return reconstructed * np.pi / (2 * angles_count)
 
 
 def _check_output_size(output_size: Any) -> int:
     if isinstance(output_size, bool) or not isinstance(output_size, (int, np.integer)):
-        raise TypeError(
-            f"output_size must be a positive integer, got {output_size!r}."
-        )
+        raise TypeError(f"output_size must be a positive integer, got {output_size!r}.")
     if output_size <= 0:
         raise ValueError(
             f"output_size must be a positive integer, got {output_size}; "
@@ -660,7 +664,11 @@ def iradon_sart_iter(
 
 
 def _check_n_iter(n_iter: Any) -> int:
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+    if (
+        isinstance(n_iter, bool)
+        or not isinstance(n_iter, (int, np.integer))
+        or n_iter < 1
+    ):
         raise ValueError(f"n_iter must be an integer >= 1, got {n_iter!r}.")
     return int(n_iter)
 
@@ -761,7 +769,13 @@ def radon_stack(
     )
 
 
-_FBP_KWARGS = {"output_size", "filter_name", "interpolation", "circle", "preserve_range"}
+_FBP_KWARGS = {
+    "output_size",
+    "filter_name",
+    "interpolation",
+    "circle",
+    "preserve_range",
+}
 _SART_KWARGS = {"n_iter", "projection_shifts", "clip", "relaxation", "dtype"}
 
 
@@ -858,7 +872,9 @@ def iradon_stack(
         n_iter = _check_n_iter(kwargs.pop("n_iter", 1))
         dtype = kwargs.get("dtype")
         if dtype is None:
-            out_dtype = arr.dtype if np.dtype(arr.dtype).char in "fd" else np.dtype(float)
+            out_dtype = (
+                arr.dtype if np.dtype(arr.dtype).char in "fd" else np.dtype(float)
+            )
         elif np.dtype(dtype).char not in "fd":
             raise ValueError(
                 "Only floating point data type are valid for inverse radon transform."
@@ -882,5 +898,3 @@ def iradon_stack(
         chunks=_slice_chunks(arr, (size, size)),
         meta=np.empty((0, 0, 0), dtype=out_dtype),
     )
-
-

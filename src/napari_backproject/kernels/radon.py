@@ -285,7 +285,9 @@ def backproject_linear(filtered, cos_a, sin_a, radius, circle, out):
     fpad = filtered
     for i in numba.prange(size):
         j0, j1 = _row_span(i, radius, size, circle)
-        _linear_row(fpad, cos_a, sin_a, i - radius, radius, j0, j1, half, lo, hi, out[i])
+        _linear_row(
+            fpad, cos_a, sin_a, i - radius, radius, j0, j1, half, lo, hi, out[i]
+        )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -410,5 +412,7 @@ def backproject_cubic(coeffs, cos_a, sin_a, n_det, radius, circle, out):
                 if k > n_det - 2:
                     k = n_det - 2
                 dx = t - (k - half)
-                val = ((coeffs[a, k, 0] * dx + coeffs[a, k, 1]) * dx + coeffs[a, k, 2]) * dx + coeffs[a, k, 3]
+                val = (
+                    (coeffs[a, k, 0] * dx + coeffs[a, k, 1]) * dx + coeffs[a, k, 2]
+                ) * dx + coeffs[a, k, 3]
                 out[i, j] = out[i, j] + val
