@@ -323,3 +323,32 @@ def test_sinogram_tiff_from_cli_opens_with_its_angles(
     np.testing.assert_allclose(
         viewer.layers[f"{layer.name} FBP"].data, expected, atol=1e-5
     )
+
+
+def test_demo_ct_step(viewer, tmp_path, monkeypatch):
+    """The demo step drives both widgets, writes its files and restores the view."""
+    from napari_backproject._demo import ct
+    from napari_backproject.io.tiff import read_tiff
+
+    monkeypatch.setattr(ct, "N_ANGLES", 24)  # keep the test quick
+    monkeypatch.setattr(ct, "SART_ITERATIONS", 1)
+    viewer.dims.ndisplay = 3
+    context: dict = {"files": []}
+    ct.run(viewer, tmp_path, context)
+    assert set(context["files"]) == {
+        "ct.png",
+        "ct-sinogram.tif",
+        "ct-fbp.tif",
+        "ct-sart.tif",
+    }
+    assert (tmp_path / "ct.png").stat().st_size > 0
+    sino, md = read_tiff(tmp_path / "ct-sinogram.tif")
+    assert sino.shape == (400, 24) and len(md["theta"]) == 24
+    fbp, md = read_tiff(tmp_path / "ct-fbp.tif")
+    assert fbp.shape == (400, 400) and md["method"] == "fbp"
+    sart, md = read_tiff(tmp_path / "ct-sart.tif")
+    assert sart.shape == (400, 400) and md["method"] == "sart"
+    layers = context["ct"]
+    assert len(layers) == 4 and not any(layer.visible for layer in layers.values())
+    assert not viewer.canvas.grid.enabled and viewer.dims.ndisplay == 3
+    assert not viewer.canvas.overlays.text.visible

@@ -43,10 +43,18 @@ def _settle() -> None:
         time.sleep(0.02)
 
 
+def _parts(viewer):
+    """Grid, text overlay and camera models (napari >= 0.9 names, else older)."""
+    canvas = getattr(viewer, "canvas", None)
+    if canvas is not None and hasattr(canvas, "grid"):
+        return canvas.grid, canvas.overlays.text, viewer.scene.camera
+    return viewer.grid, viewer.text_overlay, viewer.camera  # pragma: no cover
+
+
 def _grid_shape(viewer) -> tuple[int, int]:
     """A 4-cell grid that suits the canvas: a row, a column or 2 x 2."""
     canvas = getattr(viewer, "canvas", None)
-    if canvas is None:  # pragma: no cover - older napari
+    if canvas is None or not hasattr(canvas, "size"):  # pragma: no cover
         canvas = viewer.window._qt_viewer.canvas
     try:
         height, width = (float(v) for v in canvas.size)
@@ -63,8 +71,9 @@ def run(viewer, out: Path | None, context: dict) -> None:
     """Run the CT workflow on the Shepp–Logan sample (see module docstring)."""
     from ..io.tiff import write_tiff
 
+    grid, overlay, camera_model = _parts(viewer)
     ndisplay = viewer.dims.ndisplay
-    camera = viewer.camera.model_dump() if hasattr(viewer.camera, "model_dump") else {}
+    camera = camera_model.model_dump() if hasattr(camera_model, "model_dump") else {}
     earlier = {layer: layer.visible for layer in viewer.layers}
     for layer in earlier:
         layer.visible = False
@@ -100,17 +109,17 @@ def run(viewer, out: Path | None, context: dict) -> None:
     context["ct"] = {layer.name: layer for layer in ours}
     # the grid fills its cells in layer-list order: phantom, sinogram / FBP, SART
     viewer.layers.move_multiple([viewer.layers.index(x) for x in ours], 0)
-    viewer.grid.enabled = True
-    viewer.grid.stride = 1
-    viewer.grid.shape = _grid_shape(viewer)
-    overlay_was = viewer.text_overlay.visible
-    overlay_position = viewer.text_overlay.position
-    viewer.text_overlay.text = (
+    grid.enabled = True
+    grid.stride = 1
+    grid.shape = _grid_shape(viewer)
+    overlay_was = overlay.visible
+    overlay_position = overlay.position
+    overlay.text = (
         f"Shepp-Logan phantom, sinogram ({N_ANGLES} angles over 0-180°),\n"
         f"FBP (ramp filter), SART ({SART_ITERATIONS} iterations)"
     )
-    viewer.text_overlay.position = "top_left"
-    viewer.text_overlay.visible = True
+    overlay.position = "top_left"
+    overlay.visible = True
     _settle()
     viewer.reset_view()
     _settle()
@@ -136,10 +145,10 @@ def run(viewer, out: Path | None, context: dict) -> None:
         context["files"].append("ct-sart.tif")
 
     # restore the viewer for the next steps
-    viewer.text_overlay.visible = overlay_was
-    viewer.text_overlay.position = overlay_position
-    viewer.text_overlay.text = ""
-    viewer.grid.enabled = False
+    overlay.visible = overlay_was
+    overlay.position = overlay_position
+    overlay.text = ""
+    grid.enabled = False
     for layer in ours:
         layer.visible = False
     for layer, visible in earlier.items():
@@ -148,4 +157,4 @@ def run(viewer, out: Path | None, context: dict) -> None:
     viewer.reset_view()
     for key in ("center", "zoom", "angles"):
         if key in camera:
-            setattr(viewer.camera, key, camera[key])
+            setattr(camera_model, key, camera[key])
