@@ -34,7 +34,16 @@ INTERPOLATIONS = ("linear", "nearest", "cubic")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``sinogram`` and ``reconstruct`` subcommands."""
+    """Add the ``sinogram`` and ``reconstruct`` subcommands.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> register(parser.add_subparsers())
+    >>> parser.parse_args(["sinogram", "a.tif", "b.tif", "--angles", "9"]).angles
+    9
+    """
     s = sub.add_parser(
         "sinogram",
         help="Radon transform of a 2D image or a stack (one sinogram per slice)",
@@ -188,7 +197,19 @@ def _write(data: Any, path, *, description: str, **kwargs: Any) -> None:
 
 
 def run_sinogram(args: argparse.Namespace) -> int:
-    """Run ``napari-backproject sinogram`` (returns the exit code)."""
+    """Run ``napari-backproject sinogram`` (returns the exit code).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        Bad options or input; ``napari_backproject.cli.main`` prints them.
+
+    Examples
+    --------
+    >>> from napari_backproject.cli import main
+    >>> main(["sinogram", "in.tif", "sino.tif", "--angles", "180"])  # doctest: +SKIP
+    0
+    """
     from .. import tomography
 
     theta = _uniform(args.angles, *args.angle_range)
@@ -291,7 +312,19 @@ def _method_kwargs(args: argparse.Namespace, md: dict) -> dict:
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    """Run ``napari-backproject reconstruct`` (returns the exit code)."""
+    """Run ``napari-backproject reconstruct`` (returns the exit code).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        Bad options or input; ``napari_backproject.cli.main`` prints them.
+
+    Examples
+    --------
+    >>> from napari_backproject.cli import main
+    >>> main(["reconstruct", "sino.tif", "rec.tif", "--method", "sart"])  # doctest: +SKIP
+    0
+    """
     from .. import tomography
 
     data, md = _open(args.input)

@@ -290,7 +290,12 @@ class ReconstructWidget(QWidget):
 
     # ------------------------------------------------------------- state
     def reset_choices(self, event: Any = None) -> None:
-        """Refresh the layer list (napari calls this when layers change)."""
+        """Refresh the layer list (napari calls this when layers change).
+
+        Examples
+        --------
+        >>> widget.reset_choices()  # doctest: +SKIP
+        """
         self.container.reset_choices()
         self._update_theta_info()
 
@@ -328,12 +333,30 @@ class ReconstructWidget(QWidget):
             self.theta_info.value = f"uniform over [0, 180): {n} angles (no metadata)"
 
     def theta(self) -> tuple[np.ndarray, str]:
-        """Angles used for the selected sinogram and where they come from."""
+        """Angles used for the selected sinogram and where they come from.
+
+        Examples
+        --------
+        >>> theta, source = widget.theta()  # doctest: +SKIP
+        >>> source  # doctest: +SKIP
+        'metadata'
+        """
         layer = self._layer()
         return sinogram_theta(int(layer.data.shape[-1]), layer.metadata)
 
     def parameters(self) -> dict:
-        """The reconstruction parameters (method and its keyword arguments)."""
+        """The reconstruction parameters (method and its keyword arguments).
+
+        Raises
+        ------
+        ValueError
+            SART clipping with clip max not above clip min.
+
+        Examples
+        --------
+        >>> widget.parameters()["method"]  # doctest: +SKIP
+        'fbp'
+        """
         if self.method.value == "FBP":
             filt = self.filter_name.value
             return {
@@ -404,6 +427,10 @@ class ReconstructWidget(QWidget):
             No (valid) sinogram layer or bad parameters.
         RuntimeError
             A job is already running.
+
+        Examples
+        --------
+        >>> worker = widget.run()  # doctest: +SKIP
         """
         if self.controls.running:
             raise RuntimeError("a reconstruction is already running; cancel it first")
@@ -495,7 +522,14 @@ class ReconstructWidget(QWidget):
             self.preview_controls.cancel()
 
     def current_index(self, layer: Image) -> int | None:
-        """Slice of a 3D ``layer`` under the viewer's current step (None for 2D)."""
+        """Slice of a 3D ``layer`` under the viewer's current step (None for 2D).
+
+        Examples
+        --------
+        >>> viewer.dims.set_current_step(0, 2)  # doctest: +SKIP
+        >>> widget.current_index(viewer.layers["sino"])  # doctest: +SKIP
+        2
+        """
         if layer.data.ndim != 3:
             return None
         point = np.asarray(self.viewer.dims.point, dtype=float)[-layer.ndim :]
@@ -516,7 +550,17 @@ class ReconstructWidget(QWidget):
             self.preview_controls.status.setText(str(exc))
 
     def start_preview(self):
-        """Reconstruct the current slice into the ``"preview"`` layer; the worker."""
+        """Reconstruct the current slice into the ``"preview"`` layer; the worker.
+
+        Raises
+        ------
+        ValueError
+            No (valid) sinogram layer or bad parameters.
+
+        Examples
+        --------
+        >>> worker = widget.start_preview()  # doctest: +SKIP
+        """
         layer = self._layer()
         theta, _ = self.theta()
         params = self.parameters()

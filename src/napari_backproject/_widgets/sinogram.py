@@ -77,7 +77,8 @@ def sinogram_job(data: Any, theta: np.ndarray, circle: bool):
     Examples
     --------
     >>> import numpy as np
-    >>> gen = sinogram_job(np.ones((2, 8, 8)), np.arange(0, 180, 45.0), True)
+    >>> stack = np.zeros((2, 8, 8)); stack[:, 3:5, 3:5] = 1.0
+    >>> gen = sinogram_job(stack, np.arange(0, 180, 45.0), True)
     >>> try:
     ...     while True:
     ...         _ = next(gen)
@@ -156,12 +157,24 @@ class SinogramWidget(QWidget):
 
     # ------------------------------------------------------------- helpers
     def reset_choices(self, event: Any = None) -> None:
-        """Refresh the layer list (napari calls this when layers change)."""
+        """Refresh the layer list (napari calls this when layers change).
+
+        Examples
+        --------
+        >>> widget.reset_choices()  # doctest: +SKIP
+        """
         self.container.reset_choices()
         self._update_info()
 
     def theta(self) -> np.ndarray:
-        """The projection angles (degrees) the current settings give."""
+        """The projection angles (degrees) the current settings give.
+
+        Examples
+        --------
+        >>> widget.n_angles.value = 4  # doctest: +SKIP
+        >>> widget.theta().tolist()  # doctest: +SKIP
+        [0.0, 45.0, 90.0, 135.0]
+        """
         return uniform_theta(
             self.n_angles.value, self.angle_start.value, self.angle_end.value
         )
@@ -193,6 +206,10 @@ class SinogramWidget(QWidget):
             multiscale, or a bad angle range.
         RuntimeError
             A job is already running.
+
+        Examples
+        --------
+        >>> worker = widget.run()  # doctest: +SKIP
         """
         layer = self.image.value
         if layer is None:
