@@ -334,3 +334,18 @@ def test_concurrent_calls_agree_with_serial():
     for k, res in enumerate(results):
         for a, b in zip(res, serial[k % len(imgs)], strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_parallel_and_serial_kernels_agree(interpolation):
+    theta = np.linspace(0, 180, 18, endpoint=False)
+    img = _disk_image((33, 33), 9)
+    s_par = radon(img, theta, parallel=True)
+    np.testing.assert_array_equal(s_par, radon(img, theta, parallel=False))
+    np.testing.assert_array_equal(
+        iradon(s_par, theta, interpolation=interpolation, parallel=True),
+        iradon(s_par, theta, interpolation=interpolation, parallel=False),
+    )
+    a = iradon_sart(s_par, theta, parallel=True)
+    b = iradon_sart(s_par, theta, parallel=False)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())

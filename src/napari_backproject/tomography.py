@@ -27,13 +27,16 @@ from scipy import fft as sfft
 
 from ._progress import ProgressCallback, report
 from .kernels.radon import (
-    backproject_cubic,
-    backproject_linear,
-    backproject_nearest,
+    CUBIC,
+    LINEAR,
+    NEAREST,
+    backproject,
+    backproject_serial,
     nonzero_radius,
     radon_project,
+    radon_project_serial,
 )
-from .kernels.tomo_sart import sart_angle_update
+from .kernels.tomo_sart import sart_angle_update, sart_angles_serial
 
 __all__ = [
     "radon",
@@ -48,6 +51,16 @@ __all__ = [
 _FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", None)
 _INTERPOLATIONS = ("linear", "nearest", "cubic")
 _FFT_WORKERS = max(1, os.cpu_count() or 1)
+_SART_REPORT_EVERY = 16
+# below this many pixel-angle updates a call runs on one thread: starting and
+# synchronising threads costs more than it saves (and a lot on a busy machine)
+_PARALLEL_MIN_WORK = 4_000_000
+
+
+def _use_threads(parallel: bool | None, work: int) -> bool:
+    if parallel is None:
+        return work >= _PARALLEL_MIN_WORK
+    return bool(parallel)
 
 
 # --------------------------------------------------------------------------
@@ -186,6 +199,7 @@ def radon(
     circle: bool = True,
     *,
     preserve_range: bool = False,
+    parallel: bool | None = None,
 ) -> np.ndarray:
     """Radon transform (sinogram) of a 2-D image; drop-in for scikit-image's.
 
@@ -203,6 +217,10 @@ def radon(
     preserve_range : bool, optional
         Keep the original range of values; otherwise convert with
         ``img_as_float`` conventions.
+    parallel : bool or None, optional
+        Keyword only (not in scikit-image). Use all numba threads (``True``),
+        only the calling thread (``False``), or decide from the problem size
+        (``None``, default). Results are identical either way.
 
     Returns
     -------
@@ -286,7 +304,10 @@ def radon(
     mats = mats.astype(dtype).astype(np.float64)
 
     out = np.empty((len(theta), size), dtype=dtype)
-    radon_project(work, mats, size, off_r, off_c, support, out)
+    if _use_threads(parallel, size * size * len(theta)):
+        radon_project(work, mats, size, off_r, off_c, support, out)
+    else:
+        radon_project_serial(work, mats, size, off_r, off_c, support, out)
     return np.ascontiguousarray(out.T)
 
 
@@ -320,6 +341,8 @@ def iradon(
     interpolation: str = "linear",
     circle: bool = True,
     preserve_range: bool = True,
+    *,
+    parallel: bool | None = None,
 ) -> np.ndarray:
     """Filtered back projection; drop-in for ``skimage.transform.iradon``.
 
@@ -343,6 +366,10 @@ def iradon(
         outside it are set to zero).
     preserve_range : bool, optional
         Keep the range of integer input (converted to float64).
+    parallel : bool or None, optional
+        Keyword only (not in scikit-image). Use all numba threads (``True``),
+        only the calling thread (``False``), or decide from the problem size
+        (``None``, default). Results are identical either way.
 
     Returns
     -------
@@ -405,11 +432,12 @@ def iradon(
     reconstructed = np.zeros((output_size, output_size), dtype=dtype)
     radius = output_size // 2
     if interpolation == "linear":
-        fpad = np.zeros((filtered.shape[0], n_det + 1))
-        fpad[:, :n_det] = filtered
-        backproject_linear(fpad, cos_a, sin_a, radius, bool(circle), reconstructed)
+        kind = LINEAR
+        table = np.zeros((filtered.shape[0], n_det + 1, 1))
+        table[:, :n_det, 0] = filtered
     elif interpolation == "nearest":
-        backproject_nearest(filtered, cos_a, sin_a, radius, bool(circle), reconstructed)
+        kind = NEAREST
+        table = filtered[:, :, None]
     else:
         from scipy.interpolate import CubicSpline
 
@@ -418,11 +446,17 @@ def iradon(
                 "cubic interpolation needs at least 4 detector bins; "
                 "use interpolation='linear'."
             )
+        kind = CUBIC
         x = np.arange(n_det) - n_det // 2
         spline = CubicSpline(x, filtered, axis=1, bc_type="not-a-knot")
-        coeffs = np.ascontiguousarray(spline.c.transpose(2, 1, 0))
-        backproject_cubic(
-            coeffs, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
+        table = np.ascontiguousarray(spline.c.transpose(2, 1, 0))
+    if _use_threads(parallel, output_size * output_size * angles_count):
+        backproject(
+            kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
+        )
+    else:
+        backproject_serial(
+            kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
         )
     return reconstructed * np.pi / (2 * angles_count)
 
@@ -453,6 +487,7 @@ class _SartSetup:
         clip,
         relaxation,
         dtype,
+        parallel=None,
     ):
         if not hasattr(radon_image, "ndim") or radon_image.ndim != 2:
             raise ValueError("radon_image must be two dimensional")
@@ -528,6 +563,7 @@ class _SartSetup:
         self.clip = clip
         self.relaxation = dtype.type(relaxation)
         self.order = np.fromiter(order_angles_golden_ratio(theta), dtype=np.int64)
+        self.parallel = shape[0] >= 1024 if parallel is None else bool(parallel)
 
     def iterate(self, progress: ProgressCallback | None, done: int, total: int) -> None:
         """One SART pass over all angles, in place on ``self.image``."""
@@ -537,21 +573,41 @@ class _SartSetup:
         lo = self.clip[0] if self.clip is not None else zero
         hi = self.clip[1] if self.clip is not None else zero
         do_clip = self.clip is not None
-        n = len(self.order)
-        for step, idx in enumerate(self.order):
-            sart_angle_update(
+        order = self.order
+        thetas = np.ascontiguousarray(self.theta[order])
+        projections = np.ascontiguousarray(self.projections[order])
+        shifts = np.ascontiguousarray(self.shifts[order])
+        n = len(order)
+        if self.parallel:
+            for step in range(n):
+                sart_angle_update(
+                    image,
+                    update,
+                    thetas[step],
+                    projections[step],
+                    shifts[step],
+                    self.relaxation,
+                    lo,
+                    hi,
+                    do_clip,
+                )
+                if step % _SART_REPORT_EVERY == _SART_REPORT_EVERY - 1 or step == n - 1:
+                    report(progress, done + step + 1, total)
+            return
+        for start in range(0, n, _SART_REPORT_EVERY):
+            stop = min(n, start + _SART_REPORT_EVERY)
+            sart_angles_serial(
                 image,
                 update,
-                self.theta[idx],
-                self.projections[idx],
-                self.shifts[idx],
+                thetas[start:stop],
+                projections[start:stop],
+                shifts[start:stop],
                 self.relaxation,
                 lo,
                 hi,
                 do_clip,
             )
-            if progress is not None and (step % 16 == 15 or step == n - 1):
-                report(progress, done + step + 1, total)
+            report(progress, done + stop, total)
 
 
 def iradon_sart(
@@ -564,6 +620,7 @@ def iradon_sart(
     dtype: Any = None,
     *,
     progress: ProgressCallback | None = None,
+    parallel: bool | None = None,
 ) -> np.ndarray:
     """One SART iteration; drop-in for ``skimage.transform.iradon_sart``.
 
@@ -587,6 +644,11 @@ def iradon_sart(
     progress : callable, optional
         Keyword only. Called as ``progress(done, total)`` over the angles;
         raise :class:`napari_backproject._progress.Cancelled` in it to stop.
+    parallel : bool or None, optional
+        Keyword only. ``True`` splits the rays of each angle over the numba
+        threads (one synchronisation per angle); ``False`` runs on the calling
+        thread; ``None`` (default) uses threads only for images of at least
+        1024 x 1024 pixels. Results agree to rounding.
 
     Returns
     -------
@@ -607,7 +669,7 @@ def iradon_sart(
     (32, 32)
     """
     setup = _SartSetup(
-        radon_image, theta, image, projection_shifts, clip, relaxation, dtype
+        radon_image, theta, image, projection_shifts, clip, relaxation, dtype, parallel
     )
     setup.iterate(progress, 0, len(setup.order))
     return setup.image
@@ -624,6 +686,7 @@ def iradon_sart_iter(
     dtype: Any = None,
     *,
     progress: ProgressCallback | None = None,
+    parallel: bool | None = None,
 ) -> Iterator[np.ndarray]:
     """Run ``n_iter`` SART iterations, yielding the estimate after each.
 
@@ -638,6 +701,8 @@ def iradon_sart_iter(
         Number of iterations (>= 1).
     progress : callable, optional
         ``progress(done, total)`` over all angles of all iterations.
+    parallel : bool or None, optional
+        As in :func:`iradon_sart`.
 
     Yields
     ------
@@ -655,7 +720,7 @@ def iradon_sart_iter(
     """
     n_iter = _check_n_iter(n_iter)
     setup = _SartSetup(
-        radon_image, theta, image, projection_shifts, clip, relaxation, dtype
+        radon_image, theta, image, projection_shifts, clip, relaxation, dtype, parallel
     )
     n = len(setup.order)
     for it in range(n_iter):
@@ -726,7 +791,8 @@ def radon_stack(
         As in :func:`radon`.
     slices_per_chunk : int, optional
         Slices per dask chunk (default 1: computing one slice reads and
-        transforms only that slice).
+        transforms only that slice). Each chunk runs on one thread; dask's
+        scheduler runs chunks in parallel.
 
     Returns
     -------
@@ -758,7 +824,9 @@ def radon_stack(
     def block(b: np.ndarray) -> np.ndarray:
         out = np.empty((b.shape[0], n_det, len(theta)), dtype=out_dtype)
         for i in range(b.shape[0]):
-            out[i] = radon(b[i], theta, circle, preserve_range=preserve_range)
+            out[i] = radon(
+                b[i], theta, circle, preserve_range=preserve_range, parallel=False
+            )
         return out
 
     return arr.map_blocks(
@@ -864,7 +932,7 @@ def iradon_stack(
         def block(b: np.ndarray) -> np.ndarray:
             out = np.empty((b.shape[0], output_size, output_size), dtype=out_dtype)
             for i in range(b.shape[0]):
-                out[i] = iradon(b[i], theta, **fbp_kwargs)
+                out[i] = iradon(b[i], theta, parallel=False, **fbp_kwargs)
             return out
 
         size = output_size
@@ -886,7 +954,9 @@ def iradon_stack(
         def block(b: np.ndarray) -> np.ndarray:
             out = np.empty((b.shape[0], n_det, n_det), dtype=out_dtype)
             for i in range(b.shape[0]):
-                for est in iradon_sart_iter(b[i], theta, n_iter=n_iter, **sart_kwargs):
+                for est in iradon_sart_iter(
+                    b[i], theta, n_iter=n_iter, parallel=False, **sart_kwargs
+                ):
                     out[i] = est
             return out
 

@@ -6,8 +6,7 @@ These kernels reproduce scikit-image's sampling exactly:
   (bilinear, ``mode='constant'``) samples it when it rotates the image about
   ``center`` and sums along rows, so a sinogram matches ``skimage.transform.radon``
   to floating-point rounding.
-* :func:`backproject_linear`, :func:`backproject_nearest` and
-  :func:`backproject_cubic` evaluate ``np.interp`` / ``interp1d`` of each
+* :func:`backproject` evaluates ``np.interp`` / ``interp1d`` of each
   filtered projection at ``t = ypr * cos - xpr * sin`` and accumulate in the
   output dtype, angle after angle, as ``skimage.transform.iradon`` does.
 
@@ -25,9 +24,12 @@ import numpy as np
 __all__ = [
     "nonzero_radius",
     "radon_project",
-    "backproject_linear",
-    "backproject_nearest",
-    "backproject_cubic",
+    "radon_project_serial",
+    "backproject",
+    "backproject_serial",
+    "LINEAR",
+    "NEAREST",
+    "CUBIC",
 ]
 
 
@@ -91,7 +93,7 @@ def _padded_copies(image, pad):
             v = image[i, j]
             flat[(i + pad) * pw + j + pad] = v
             flat_t[(j + pad) * ph + i + pad] = v
-    return flat, flat_t
+    return flat, flat_t, pad
 
 
 @numba.njit(cache=True, parallel=True)
@@ -137,89 +139,136 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
-    n_angles = matrices.shape[0]
-    rows, cols = image.shape
-    pad = 4
+    flat, flat_t, pad = _padded_copies(image, 4)
+    for a in numba.prange(matrices.shape[0]):
+        _radon_angle(
+            flat,
+            flat_t,
+            pad,
+            image.shape[0],
+            image.shape[1],
+            matrices[a],
+            size,
+            off_r,
+            off_c,
+            support_radius,
+            out[a],
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def radon_project_serial(image, matrices, size, off_r, off_c, support_radius, out):
+    """:func:`radon_project` on the calling thread only (same numbers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = np.zeros((1, 3))
+    >>> radon_project_serial(np.ones((3, 3)), np.array([[1.0, 0, 0, 0, 1.0, 0]]),
+    ...                      3, 0, 0, 1.5, out)
+    >>> out.tolist()
+    [[3.0, 3.0, 3.0]]
+    """
+    flat, flat_t, pad = _padded_copies(image, 4)
+    for a in range(matrices.shape[0]):
+        _radon_angle(
+            flat,
+            flat_t,
+            pad,
+            image.shape[0],
+            image.shape[1],
+            matrices[a],
+            size,
+            off_r,
+            off_c,
+            support_radius,
+            out[a],
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def _radon_angle(
+    flat, flat_t, pad, rows, cols, mat, size, off_r, off_c, support_radius, out_row
+):
+    """One projection of :func:`radon_project` (see its notes)."""
     pw = cols + 2 * pad
     ph = rows + 2 * pad
-    flat, flat_t = _padded_copies(image, pad)
     center = size // 2
     reach = support_radius + 1.5
-    for a in numba.prange(n_angles):
-        acc = np.zeros(size, dtype=np.float64)
-        idxs = np.empty(size, dtype=np.int64)
-        drs = np.empty(size, dtype=np.float64)
-        dcs = np.empty(size, dtype=np.float64)
-        h0 = matrices[a, 0]
-        h1 = matrices[a, 1]
-        h2 = matrices[a, 2]
-        h3 = matrices[a, 3]
-        h4 = matrices[a, 4]
-        h5 = matrices[a, 5]
-        along_rows = abs(h0) >= abs(h3)
-        if support_radius >= 0:
-            for k in range(size):
-                kk = k - center
-                h2sq = reach * reach - kk * kk
-                if h2sq < 0:
-                    continue
-                h = math.sqrt(h2sq)
-                d0 = max(0, int(math.floor(center - h)) - 1)
-                d1 = min(size, int(math.ceil(center + h)) + 2)
-                base_c = h1 * k
-                base_r = h4 * k
-                # -1 < r < rows and -1 < c < cols (+-2 samples that read the
-                # zero border), elsewhere the sample is exactly 0
-                d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
-                d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
-                if d0 < 0:
-                    d0 = 0
-                if d1 > size:
-                    d1 = size
-                # pass 1 (vectorised): sample positions -> index and fractions
-                if along_rows:
-                    s_r = pw
-                    s_c = 1
-                else:
-                    s_r = 1
-                    s_c = ph
+    acc = np.zeros(size, dtype=np.float64)
+    idxs = np.empty(size, dtype=np.int64)
+    drs = np.empty(size, dtype=np.float64)
+    dcs = np.empty(size, dtype=np.float64)
+    h0 = mat[0]
+    h1 = mat[1]
+    h2 = mat[2]
+    h3 = mat[3]
+    h4 = mat[4]
+    h5 = mat[5]
+    along_rows = abs(h0) >= abs(h3)
+    if support_radius >= 0:
+        for k in range(size):
+            kk = k - center
+            h2sq = reach * reach - kk * kk
+            if h2sq < 0:
+                continue
+            h = math.sqrt(h2sq)
+            d0 = max(0, int(math.floor(center - h)) - 1)
+            d1 = min(size, int(math.ceil(center + h)) + 2)
+            base_c = h1 * k
+            base_r = h4 * k
+            # -1 < r < rows and -1 < c < cols (+-2 samples that read the
+            # zero border), elsewhere the sample is exactly 0
+            d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
+            d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
+            if d0 < 0:
+                d0 = 0
+            if d1 > size:
+                d1 = size
+            # pass 1 (vectorised): sample positions -> index and fractions
+            if along_rows:
+                s_r = pw
+                s_c = 1
+            else:
+                s_r = 1
+                s_c = ph
+            for d in range(d0, d1):
+                c = h0 * d + base_c + h2 - off_c
+                r = h3 * d + base_r + h5 - off_r
+                fr = math.floor(r)
+                fc = math.floor(c)
+                drs[d] = r - fr
+                dcs[d] = c - fc
+                idxs[d] = (int(fr) + pad) * s_r + (int(fc) + pad) * s_c
+            # pass 2: gather the 4 neighbours and interpolate as warp() does
+            if along_rows:
                 for d in range(d0, d1):
-                    c = h0 * d + base_c + h2 - off_c
-                    r = h3 * d + base_r + h5 - off_r
-                    fr = math.floor(r)
-                    fc = math.floor(c)
-                    drs[d] = r - fr
-                    dcs[d] = c - fc
-                    idxs[d] = (int(fr) + pad) * s_r + (int(fc) + pad) * s_c
-                # pass 2: gather the 4 neighbours and interpolate as warp() does
-                if along_rows:
-                    for d in range(d0, d1):
-                        idx = idxs[d]
-                        dr = drs[d]
-                        dc = dcs[d]
-                        tl = flat[idx]
-                        tr = flat[idx + 1]
-                        bl = flat[idx + pw]
-                        br = flat[idx + pw + 1]
-                        top = (1 - dc) * tl + dc * tr
-                        bottom = (1 - dc) * bl + dc * br
-                        acc[d] += (1 - dr) * top + dr * bottom
-                else:
-                    # same samples, read from the transposed copy so that
-                    # memory is walked contiguously
-                    for d in range(d0, d1):
-                        idx = idxs[d]
-                        dr = drs[d]
-                        dc = dcs[d]
-                        tl = flat_t[idx]
-                        bl = flat_t[idx + 1]
-                        tr = flat_t[idx + ph]
-                        br = flat_t[idx + ph + 1]
-                        top = (1 - dc) * tl + dc * tr
-                        bottom = (1 - dc) * bl + dc * br
-                        acc[d] += (1 - dr) * top + dr * bottom
-        for d in range(size):
-            out[a, d] = acc[d]
+                    idx = idxs[d]
+                    dr = drs[d]
+                    dc = dcs[d]
+                    tl = flat[idx]
+                    tr = flat[idx + 1]
+                    bl = flat[idx + pw]
+                    br = flat[idx + pw + 1]
+                    top = (1 - dc) * tl + dc * tr
+                    bottom = (1 - dc) * bl + dc * br
+                    acc[d] += (1 - dr) * top + dr * bottom
+            else:
+                # same samples, read from the transposed copy so that
+                # memory is walked contiguously
+                for d in range(d0, d1):
+                    idx = idxs[d]
+                    dr = drs[d]
+                    dc = dcs[d]
+                    tl = flat_t[idx]
+                    bl = flat_t[idx + 1]
+                    tr = flat_t[idx + ph]
+                    br = flat_t[idx + ph + 1]
+                    top = (1 - dc) * tl + dc * tr
+                    bottom = (1 - dc) * bl + dc * br
+                    acc[d] += (1 - dr) * top + dr * bottom
+    for d in range(size):
+        out_row[d] = acc[d]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -245,174 +294,135 @@ def _row_span(i, radius, size, circle):
     return j0, j1
 
 
-@numba.njit(cache=True, parallel=True)
-def backproject_linear(filtered, cos_a, sin_a, radius, circle, out):
-    """Accumulate ``np.interp(t, x, col, left=0, right=0)`` over angles.
-
-    Parameters
-    ----------
-    filtered : (n_angles, n_det + 1) float64 array
-        Filtered projections, one row per angle, followed by one column of
-        zeros (so that ``t`` at the last detector reads
-        ``f[n-1] + (0 - f[n-1]) * 0``); detector ``k`` sits at
-        ``x = k - n_det // 2``.
-    cos_a, sin_a : (n_angles,) float64 arrays
-        Cosine and sine of each angle (radians).
-    radius : int
-        ``output_size // 2``; pixel ``(i, j)`` is at ``xpr = i - radius``,
-        ``ypr = j - radius`` and sees ``t = ypr * cos - xpr * sin``.
-    circle : bool
-        Only pixels with ``xpr**2 + ypr**2 <= radius**2`` are computed (the
-        others stay as they are, zero in a fresh ``out``).
-    out : (S, S) float32/float64 array, zero-initialised
-        Accumulator (float32 accumulation reproduces scikit-image's
-        ``reconstructed += ...`` on a float32 array).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> out = np.zeros((3, 3))
-    >>> filt = np.array([[1.0, 1.0, 1.0, 0.0]])
-    >>> backproject_linear(filt, np.ones(1), np.zeros(1), 1, False, out)
-    >>> out.tolist()
-    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
-    """
-    n_det = filtered.shape[1] - 1
-    size = out.shape[0]
-    half = n_det // 2
-    lo = -half
-    hi = n_det - 1 - half
-    fpad = filtered
-    for i in numba.prange(size):
-        j0, j1 = _row_span(i, radius, size, circle)
-        _linear_row(
-            fpad, cos_a, sin_a, i - radius, radius, j0, j1, half, lo, hi, out[i]
-        )
+LINEAR = 0
+NEAREST = 1
+CUBIC = 2
 
 
 @numba.njit(cache=True, nogil=True)
-def _linear_row(fpad, cos_a, sin_a, xpr, radius, j0, j1, half, lo, hi, out_row):
-    """One output row of :func:`backproject_linear` (all angles)."""
-    n = out_row.shape[0]
-    ks = np.empty(n, dtype=np.int64)
-    fr = np.empty(n, dtype=np.float64)
+def _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out_row):
+    """Accumulate all angles into output row ``i`` (see :func:`backproject`)."""
+    size = out_row.shape[0]
+    j0, j1 = _row_span(i, radius, size, circle)
+    if j1 <= j0:
+        return
+    xpr = i - radius
+    half = n_det // 2
+    lo = -half
+    hi = n_det - 1 - half
+    ks = np.empty(size, dtype=np.int64)
+    fr = np.empty(size, dtype=np.float64)
     for a in range(cos_a.shape[0]):
         c = cos_a[a]
         s = sin_a[a]
         xs = xpr * s
-        # pass 1 (vectorised): detector index and fraction, as np.interp
+        # pass 1 (vectorised): detector index and fraction for every pixel
         for j in range(j0, j1):
             t = (j - radius) * c - xs
             ft = math.floor(t)
             if t >= lo and t <= hi:
-                ks[j] = int(ft) + half
-                fr[j] = t - ft
+                k = int(ft) + half
+                w = t - ft
+                if kind == NEAREST:
+                    # scipy interp1d 'nearest': ties go to the lower detector
+                    if t > ft + 0.5:
+                        k += 1
+                    if k > n_det - 1:
+                        k = n_det - 1
+                elif kind == CUBIC:
+                    if k > n_det - 2:
+                        k = n_det - 2
+                    w = t - (k - half)
+                ks[j] = k
+                fr[j] = w
             else:
                 ks[j] = 0
                 fr[j] = -1.0
-        # pass 2: gather and accumulate (in the dtype of ``out_row``)
-        row = fpad[a]
-        for j in range(j0, j1):
-            w = fr[j]
-            k = ks[j]
-            f0 = row[k]
-            val = (row[k + 1] - f0) * w + f0
-            if w < 0:
-                val = 0.0
-            out_row[j] = out_row[j] + val
-
-
-@numba.njit(cache=True, parallel=True)
-def backproject_nearest(filtered, cos_a, sin_a, radius, circle, out):
-    """Like :func:`backproject_linear` with ``interp1d(kind='nearest')``.
-
-    Ties (``t`` exactly half-way between two detectors) go to the lower
-    detector, as SciPy's ``searchsorted(..., side='left')`` does.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> out = np.zeros((3, 3))
-    >>> backproject_nearest(np.ones((1, 3)), np.ones(1), np.zeros(1), 1, False, out)
-    >>> float(out.sum())
-    9.0
-    """
-    n_angles, n_det = filtered.shape
-    size = out.shape[0]
-    half = n_det // 2
-    lo = -half
-    hi = n_det - 1 - half
-    for i in numba.prange(size):
-        j0, j1 = _row_span(i, radius, size, circle)
-        xpr = i - radius
-        ks = np.empty(size, dtype=np.int64)
-        for a in range(n_angles):
-            c = cos_a[a]
-            s = sin_a[a]
-            xs = xpr * s
+        # pass 2: gather and accumulate in the dtype of ``out_row``
+        tab = table[a]
+        if kind == LINEAR:
             for j in range(j0, j1):
-                t = (j - radius) * c - xs
-                ft = math.floor(t)
-                k = int(ft) + half
-                if t > ft + 0.5:
-                    k += 1
-                if k > n_det - 1:
-                    k = n_det - 1
-                if t < lo or t > hi:
-                    k = -1
-                ks[j] = k
-            row = filtered[a]
-            for j in range(j0, j1):
+                w = fr[j]
                 k = ks[j]
-                if k >= 0:
-                    out[i, j] = out[i, j] + row[k]
+                f0 = tab[k, 0]
+                val = (tab[k + 1, 0] - f0) * w + f0  # np.interp's formula
+                if w < 0:
+                    val = 0.0
+                out_row[j] = out_row[j] + val
+        elif kind == NEAREST:
+            for j in range(j0, j1):
+                val = tab[ks[j], 0]
+                if fr[j] < 0:
+                    val = 0.0
+                out_row[j] = out_row[j] + val
+        else:
+            for j in range(j0, j1):
+                w = fr[j]
+                k = ks[j]
+                val = ((tab[k, 0] * w + tab[k, 1]) * w + tab[k, 2]) * w + tab[k, 3]
+                if w < 0:
+                    val = 0.0
+                out_row[j] = out_row[j] + val
 
 
 @numba.njit(cache=True, parallel=True)
-def backproject_cubic(coeffs, cos_a, sin_a, n_det, radius, circle, out):
-    """Like :func:`backproject_linear` for a piecewise cubic per angle.
+def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out):
+    """Back-project interpolated projections, as ``skimage.transform.iradon``.
+
+    Output pixel ``(i, j)`` sits at ``xpr = i - radius``, ``ypr = j - radius``
+    and receives, angle after angle, the projection interpolated at
+    ``t = ypr * cos - xpr * sin`` (zero outside the detector), added in the
+    dtype of ``out`` (float32 accumulation reproduces scikit-image's
+    ``reconstructed += ...`` on a float32 array). Rows run in parallel.
 
     Parameters
     ----------
-    coeffs : (n_angles, n_det - 1, 4) float64 array
-        Polynomial coefficients (highest power first) of the cubic spline of
-        each projection on each detector interval, in local coordinate
-        ``t - x[k]`` (as :class:`scipy.interpolate.CubicSpline` ``c``).
+    kind : int
+        ``LINEAR`` (``np.interp``), ``NEAREST`` (``interp1d(kind='nearest')``)
+        or ``CUBIC`` (piecewise cubic, e.g. a not-a-knot spline).
+    table : (n_angles, m, q) float64 array
+        ``LINEAR``: ``m = n_det + 1``, ``q = 1``: the filtered projections
+        followed by one zero (``t`` at the last detector then reads
+        ``f[n-1] + (0 - f[n-1]) * 0``). ``NEAREST``: ``m = n_det``, ``q = 1``.
+        ``CUBIC``: ``m = n_det - 1``, ``q = 4``: polynomial coefficients of
+        each interval, highest power first, in ``t - x[k]``.
+    cos_a, sin_a : (n_angles,) float64 arrays
+        Cosine and sine of each angle.
     n_det : int
-        Number of detector bins.
+        Detector bins; detector ``k`` sits at ``x = k - n_det // 2``.
+    radius : int
+        ``output_size // 2``.
+    circle : bool
+        Compute only pixels with ``xpr**2 + ypr**2 <= radius**2`` (others
+        keep their value, zero in a fresh ``out``).
+    out : (S, S) float32/float64 array
+        Accumulator.
 
     Examples
     --------
     >>> import numpy as np
-    >>> coeffs = np.zeros((1, 2, 4)); coeffs[..., 3] = 1.0
+    >>> table = np.array([[[1.0], [1.0], [1.0], [0.0]]])
     >>> out = np.zeros((3, 3))
-    >>> backproject_cubic(coeffs, np.ones(1), np.zeros(1), 3, 1, False, out)
+    >>> backproject(LINEAR, table, np.ones(1), np.zeros(1), 3, 1, False, out)
+    >>> out.tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    for i in numba.prange(out.shape[0]):
+        _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def backproject_serial(kind, table, cos_a, sin_a, n_det, radius, circle, out):
+    """:func:`backproject` on the calling thread only (same numbers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> table = np.ones((1, 3, 1))
+    >>> out = np.zeros((3, 3))
+    >>> backproject_serial(NEAREST, table, np.ones(1), np.zeros(1), 3, 1, False, out)
     >>> float(out.sum())
     9.0
     """
-    n_angles = coeffs.shape[0]
-    size = out.shape[0]
-    half = n_det // 2
-    lo = -half
-    hi = n_det - 1 - half
-    for i in numba.prange(size):
-        j0, j1 = _row_span(i, radius, size, circle)
-        xpr = i - radius
-        for a in range(n_angles):
-            c = cos_a[a]
-            s = sin_a[a]
-            xs = xpr * s
-            for j in range(j0, j1):
-                ypr = j - radius
-                t = ypr * c - xs
-                if t < lo or t > hi:
-                    continue
-                ft = math.floor(t)
-                k = int(ft) + half
-                if k > n_det - 2:
-                    k = n_det - 2
-                dx = t - (k - half)
-                val = (
-                    (coeffs[a, k, 0] * dx + coeffs[a, k, 1]) * dx + coeffs[a, k, 2]
-                ) * dx + coeffs[a, k, 3]
-                out[i, j] = out[i, j] + val
+    for i in range(out.shape[0]):
+        _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out[i])

@@ -20,7 +20,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-__all__ = ["sart_angle_update"]
+__all__ = ["sart_angle_update", "sart_angles_serial"]
 
 _HAMMING_BETA = 0.46164
 _BLOCK = 8  # rays per scatter block; rays >= 3 apart never share a pixel
@@ -225,3 +225,43 @@ def sart_angle_update(
             _ray_block(image, update, theta_rad, projection, shift, proto, r0, r1)
     for i in numba.prange(image.shape[0]):
         _apply_update(image, update, relaxation, lo, hi, do_clip, i)
+
+
+@numba.njit(cache=True, nogil=True)
+def sart_angles_serial(
+    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip
+):
+    """Apply SART updates for several angles in order, on one thread.
+
+    Same arithmetic as calling :func:`sart_angle_update` once per angle, but
+    without any thread synchronisation: the better choice for small images,
+    for busy machines and for stacks (where slices run in parallel).
+
+    Parameters
+    ----------
+    thetas_deg : (A,) array (image dtype)
+        Angles in the order they are applied.
+    projections : (A, P) array (image dtype)
+        The matching sinogram columns.
+    shifts : (A,) array (image dtype)
+        The matching projection shifts.
+    image, update, relaxation, lo, hi, do_clip
+        As in :func:`sart_angle_update`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> sart_angles_serial(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1),
+    ...                    0.15, 0.0, 0.0, False)
+    >>> bool(img.sum() > 0)
+    True
+    """
+    n_rays = projections.shape[1]
+    for a in range(thetas_deg.shape[0]):
+        projection = projections[a]
+        proto = projection[0]
+        theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
+        _ray_block(image, update, theta_rad, projection, shifts[a], proto, 0, n_rays)
+        for i in range(image.shape[0]):
+            _apply_update(image, update, relaxation, lo, hi, do_clip, i)
