@@ -14,9 +14,9 @@ from pathlib import Path
 
 PLUGIN = "napari-backproject"
 #: demo steps, in order (modules of this package)
-STEPS = ["samples", "ct"]
+STEPS = ["samples", "straighten", "backproject", "ct"]
 #: widgets docked in the demo (display names from napari.yaml)
-WIDGETS: list[str] = ["Sinogram", "Reconstruct"]
+WIDGETS: list[str] = ["Sinogram", "Reconstruct", "Straighten", "Backproject"]
 
 
 def run_demo(headless: bool = False, out: str | Path | None = None):
