@@ -21,7 +21,10 @@ from napari_backproject import tomography as tomo
 
 
 def _phantom(n: int) -> np.ndarray:
-    return sk.resize(shepp_logan_phantom(), (n, n), anti_aliasing=True)
+    img = sk.resize(shepp_logan_phantom(), (n, n), anti_aliasing=True)
+    r = (np.arange(n) - n // 2) ** 2
+    img[(r[:, None] + r[None, :]) > (n // 2) ** 2] = 0  # CT: zero outside circle
+    return img
 
 
 def _rate(fn: Callable[[], object], updates: float) -> float:
