@@ -352,3 +352,18 @@ def test_demo_ct_step(viewer, tmp_path, monkeypatch):
     assert len(layers) == 4 and not any(layer.visible for layer in layers.values())
     assert not viewer.canvas.grid.enabled and viewer.dims.ndisplay == 3
     assert not viewer.canvas.overlays.text.visible
+
+
+def test_sinogram_warns_on_non_square_pixels(
+    viewer, sinogram_widget, qtbot, monkeypatch
+):
+    warnings = []
+    monkeypatch.setattr(
+        "napari_backproject._widgets.sinogram.show_warning", warnings.append
+    )
+    viewer.add_image(_phantom(16), name="aniso", scale=(1.0, 2.0))
+    sinogram_widget.n_angles.value = 4
+    sinogram_widget.run()
+    qtbot.waitUntil(lambda: "aniso sinogram" in viewer.layers, timeout=30000)
+    assert len(warnings) == 1 and "non-square pixels" in warnings[0]
+    np.testing.assert_allclose(viewer.layers["aniso sinogram"].scale, (2.0, 45.0))

@@ -21,7 +21,7 @@ from magicgui.widgets import (
     create_widget,
 )
 from napari.layers import Image
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
 from .. import tomography
@@ -228,6 +228,13 @@ class SinogramWidget(QWidget):
         circle = bool(self.circle.value)
         name = layer.name
         scale = [float(s) for s in layer.scale]
+        if not np.isclose(scale[-2], scale[-1]):
+            show_warning(
+                f"{name!r} has non-square pixels (scale {scale[-2]:g} x "
+                f"{scale[-1]:g}); the Radon transform treats them as square and "
+                f"the detector spacing is {scale[-1]:g}. Resample to square pixels "
+                "for a geometrically exact sinogram."
+            )
         translate = [float(t) for t in layer.translate]
         in_plane = [int(s) for s in layer.data.shape[-2:]]
 
