@@ -179,7 +179,9 @@ def test_reconstruct_sart_updates_each_iteration(viewer, reconstruct_widget, qtb
     assert w.filter_name.native.isHidden() and not w.iterations.native.isHidden()
     w.iterations.value = 3
     w.relaxation.value = 0.2
+    assert not w.clip_min.enabled
     w.clip.value = True
+    assert w.clip_min.enabled and w.clip_max.enabled
     w.clip_min.value, w.clip_max.value = 0.0, 1.0
     seen = []
 

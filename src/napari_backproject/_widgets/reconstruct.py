@@ -280,6 +280,7 @@ class ReconstructWidget(QWidget):
 
         self.run_button.clicked.connect(self._on_run_clicked)
         self.method.changed.connect(self._update_visibility)
+        self.clip.changed.connect(self._update_visibility)
         self.sinogram.changed.connect(self._on_layer_changed)
         self.container.changed.connect(self._schedule_preview)
         self.viewer.dims.events.current_step.connect(self._on_step)
@@ -305,6 +306,7 @@ class ReconstructWidget(QWidget):
             w.visible = not sart
         for w in self._sart_widgets:
             w.visible = sart
+        self.clip_min.enabled = self.clip_max.enabled = bool(self.clip.value)
 
     def _on_layer_changed(self, *_: Any) -> None:
         layer = self.sinogram.value
