@@ -210,3 +210,24 @@ def test_matching_geometry_rules(viewer_with_segmentation, straightened):
         matching_geometry(viewer.layers["seg"], viewer.layers)
     with pytest.raises(ValueError, match="no geometry"):
         matching_geometry(viewer.layers["helix"], viewer.layers)
+
+
+def test_geometry_from_straightened_file_opened_in_napari(
+    make_napari_viewer, straightened, qtbot, tmp_path
+):
+    from napari_backproject.straighten import save_straightened
+
+    data, geometry = straightened
+    tif, _ = save_straightened(tmp_path / "straight.tif", data, geometry)
+    viewer = make_napari_viewer()
+    (opened,) = viewer.open(str(tif), plugin="napari-backproject")
+    assert "slice_geometry" not in opened.metadata
+    viewer.add_labels((np.asarray(opened.data) > 100).astype(np.uint8), name="seg")
+    widget = BackprojectWidget(viewer)
+    widget.layer.value = viewer.layers["seg"]
+    g, origin = widget.geometry()
+    assert origin == opened.name
+    assert g.to_dict() == geometry.to_dict()
+    layer = _run(viewer, qtbot, widget)
+    expected, offset = backproject(np.asarray(viewer.layers["seg"].data), geometry)
+    np.testing.assert_array_equal(np.asarray(layer.data), expected)

@@ -18,6 +18,9 @@ from ..slice_geometry import SliceGeometry
 
 #: key of the geometry dict (``SliceGeometry.to_dict()``) in ``layer.metadata``
 GEOMETRY_KEY = "slice_geometry"
+#: key under which files written by ``save_straightened`` keep the geometry
+#: (the plugin's reader puts the file's metadata in ``layer.metadata``)
+FILE_GEOMETRY_KEY = "geometry"
 #: key of the source image layer's name in ``layer.metadata``
 SOURCE_KEY = "source_layer"
 
@@ -126,14 +129,21 @@ def geometry_metadata(geometry: SliceGeometry, source_name: str | None) -> dict:
 def geometry_of(layer: Any) -> SliceGeometry | None:
     """The SliceGeometry stored in a layer's metadata, or None.
 
+    Looks under ``"slice_geometry"`` (layers made by the Straighten widget),
+    then under ``"geometry"`` (a straightened TIFF opened with the plugin's
+    reader).
+
     Examples
     --------
     >>> geometry_of(viewer.layers["helix straightened"])  # doctest: +SKIP
     SliceGeometry(...)
     """
-    value = getattr(layer, "metadata", {}).get(GEOMETRY_KEY)
+    metadata = getattr(layer, "metadata", None) or {}
+    value = metadata.get(GEOMETRY_KEY)
     if value is None:
-        return None
+        value = metadata.get(FILE_GEOMETRY_KEY)
+        if not isinstance(value, dict) or "format" not in value:
+            return None
     return SliceGeometry.coerce(value)
 
 
