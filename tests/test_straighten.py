@@ -435,3 +435,36 @@ def test_lazy_from_tiff(vol, tmp_path):
     tif, js = save_straightened(tmp_path / "s.tif", lazy, g)
     np.testing.assert_array_equal(read_tiff(tif)[0].compute(), lazy.compute())
     assert js.exists()
+
+
+def test_kernel_refuses_a_region_that_is_too_small(vol):
+    _, g = straighten(vol, helix_path(vol.shape), **KW)
+    with pytest.raises(ValueError, match="does not cover"):
+        sample_planes(
+            vol[2:10],
+            (2, 0, 0),
+            vol.shape,
+            g.centers,
+            g.e_u,
+            g.e_v,
+            g.scale,
+            g.translate,
+            g.spacing,
+            g.width,
+            g.height,
+        )
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_thin_volumes_match_scipy(order):
+    rng = np.random.default_rng(5)
+    for shape in [(1, 12, 13), (9, 1, 11), (2, 2, 15)]:
+        v = rng.random(shape)
+        path = [[0, 0, 0.5], [shape[0] - 1, shape[1] - 1, shape[2] - 1.5]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out, g = straighten(v, path, width=5, height=5, order=order, spacing=0.5)
+        ref = ndi.map_coordinates(
+            v, g.voxel_coordinates(), order=order, mode="constant"
+        )
+        np.testing.assert_allclose(out, ref, atol=1e-12)

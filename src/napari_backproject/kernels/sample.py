@@ -34,6 +34,17 @@ import numpy as np
 __all__ = ["sample_planes"]
 
 
+@numba.njit(cache=True, nogil=True)
+def _store(oflat, o, val, round_int, lo, hi):
+    if round_int:
+        val = math.floor(val + 0.5)
+        if val < lo:
+            val = lo
+        elif val > hi:
+            val = hi
+    oflat[o] = val
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _sample_planes(
     region,
@@ -52,130 +63,164 @@ def _sample_planes(
     hi,
     out,
 ):
+    # The caller guarantees that ``region`` covers every voxel the samples
+    # inside the volume need (see ``sample_planes``), so reads need no clamps.
     n, H, W, C = out.shape
-    RZ, RY, RX = region.shape[0], region.shape[1], region.shape[2]
-    flat = region.reshape(-1)  # C-contiguous: 1D indexing is much cheaper
+    RY, RX = region.shape[1], region.shape[2]
+    flat = region.reshape(-1)  # C-contiguous: 1D indexing is cheaper
     oflat = out.reshape(-1)
     SZ = RY * RX * C
     SY = RX * C
-    SX = C
     oz, oy, ox = origin[0], origin[1], origin[2]
     nz, ny, nx = full_shape[0] - 1.0, full_shape[1] - 1.0, full_shape[2] - 1.0
+    # last index a trilinear pair may start at (the pair (n-2, n-1) serves
+    # x == n - 1 with weight 1)
     lz = max(int(full_shape[0]) - 2, 0)
     ly = max(int(full_shape[1]) - 2, 0)
     lx = max(int(full_shape[2]) - 2, 0)
+    # neighbour offsets (0 along an axis of length 1)
+    jz = SZ if full_shape[0] > 1 else 0
+    jy = SY if full_shape[1] > 1 else 0
+    jx = C if full_shape[2] > 1 else 0
     hw = (W - 1) / 2.0
     hh = (H - 1) / 2.0
-    # memory distance (in elements) of one step along e_u / e_v, per plane:
-    # the inner loop runs along the cheaper direction (cache/TLB locality)
-    sz = float(region.strides[0])
-    sy = float(region.strides[1])
-    sx = float(region.strides[2])
-    R = max(H, W)
-    for job in numba.prange(n * R):
-        i = job // R
-        r = job % R
-        cost_u = (
-            abs(e_u[i, 0] / scale[0]) * sz
-            + abs(e_u[i, 1] / scale[1]) * sy
-            + abs(e_u[i, 2] / scale[2]) * sx
-        )
-        cost_v = (
-            abs(e_v[i, 0] / scale[0]) * sz
-            + abs(e_v[i, 1] / scale[1]) * sy
-            + abs(e_v[i, 2] / scale[2]) * sx
-        )
-        u_inner = cost_u <= cost_v
-        if u_inner:
-            if r >= H:
-                continue
-            n_inner = W
-        else:
-            if r >= W:
-                continue
-            n_inner = H
-        # voxel-space origin and steps of this plane
+    for row in numba.prange(n * H):
+        i = row // H
+        v = row % H
+        # voxel-space centre and steps of plane i
         pz = (centers[i, 0] - translate[0]) / scale[0]
         py = (centers[i, 1] - translate[1]) / scale[1]
         px = (centers[i, 2] - translate[2]) / scale[2]
         uz = spacing * e_u[i, 0] / scale[0]
         uy = spacing * e_u[i, 1] / scale[1]
         ux = spacing * e_u[i, 2] / scale[2]
-        vz = spacing * e_v[i, 0] / scale[0]
-        vy = spacing * e_v[i, 1] / scale[1]
-        vx = spacing * e_v[i, 2] / scale[2]
-        for k in range(n_inner):
-            if u_inner:
-                v = r
-                u = k
-            else:
-                v = k
-                u = r
-            a = u - hw
-            b_ = v - hh
-            z = pz + a * uz + b_ * vz
-            y = py + a * uy + b_ * vy
-            x = px + a * ux + b_ * vx
-            if not (
-                z >= 0.0 and z <= nz and y >= 0.0 and y <= ny and x >= 0.0 and x <= nx
-            ):
-                o = ((i * H + v) * W + u) * C
-                for c in range(C):
-                    val = fill_value
-                    if round_int:
-                        val = math.floor(val + 0.5)
-                        val = min(max(val, lo), hi)
-                    oflat[o + c] = val
-                continue
-            if order == 0:
-                # inside: coordinates >= 0, so int() truncation is floor
-                iz = min(max(int(z + 0.5) - oz, 0), RZ - 1)
-                iy = min(max(int(y + 0.5) - oy, 0), RY - 1)
-                ix = min(max(int(x + 0.5) - ox, 0), RX - 1)
-                o = ((i * H + v) * W + u) * C
-                b = iz * SZ + iy * SY + ix * SX
-                for c in range(C):
-                    val = float(flat[b + c])
-                    if round_int:
-                        val = min(max(val, lo), hi)
-                    oflat[o + c] = val
-                continue
-            # at the last voxel (x == n - 1) use the pair (n - 2, n - 1), weight 1
-            iz = min(int(z), lz)
-            iy = min(int(y), ly)
-            ix = min(int(x), lx)
-            dz = z - iz
-            dy = y - iy
-            dx = x - ix
-            z0 = min(max(iz - oz, 0), RZ - 1)
-            y0 = min(max(iy - oy, 0), RY - 1)
-            x0 = min(max(ix - ox, 0), RX - 1)
-            jz = SZ if z0 + 1 < RZ else 0
-            jy = SY if y0 + 1 < RY else 0
-            jx = SX if x0 + 1 < RX else 0
-            b = z0 * SZ + y0 * SY + x0 * SX
-            o = ((i * H + v) * W + u) * C
-            for c in range(C):
-                p = b + c
-                c000 = float(flat[p])
-                c001 = float(flat[p + jx])
-                c010 = float(flat[p + jy])
-                c011 = float(flat[p + jy + jx])
-                c100 = float(flat[p + jz])
-                c101 = float(flat[p + jz + jx])
-                c110 = float(flat[p + jz + jy])
-                c111 = float(flat[p + jz + jy + jx])
+        b = v - hh
+        rz = pz + b * (spacing * e_v[i, 0] / scale[0])
+        ry = py + b * (spacing * e_v[i, 1] / scale[1])
+        rx = px + b * (spacing * e_v[i, 2] / scale[2])
+        o = row * W * C
+        if order == 1 and C == 1:
+            # fast path: trilinear, one channel
+            for u in range(W):
+                a = u - hw
+                z = rz + a * uz
+                y = ry + a * uy
+                x = rx + a * ux
+                if not (
+                    z >= 0.0
+                    and z <= nz
+                    and y >= 0.0
+                    and y <= ny
+                    and x >= 0.0
+                    and x <= nx
+                ):
+                    _store(oflat, o + u, fill_value, round_int, lo, hi)
+                    continue
+                iz = min(int(z), lz)
+                iy = min(int(y), ly)
+                ix = min(int(x), lx)
+                dz = z - iz
+                dy = y - iy
+                dx = x - ix
+                q = (iz - oz) * SZ + (iy - oy) * SY + (ix - ox)
+                c000 = float(flat[q])
+                c001 = float(flat[q + jx])
+                c010 = float(flat[q + jy])
+                c011 = float(flat[q + jy + jx])
+                c100 = float(flat[q + jz])
+                c101 = float(flat[q + jz + jx])
+                c110 = float(flat[q + jz + jy])
+                c111 = float(flat[q + jz + jy + jx])
                 c00 = c000 + (c001 - c000) * dx
                 c01 = c010 + (c011 - c010) * dx
                 c10 = c100 + (c101 - c100) * dx
                 c11 = c110 + (c111 - c110) * dx
                 c0 = c00 + (c01 - c00) * dy
                 c1 = c10 + (c11 - c10) * dy
-                val = c0 + (c1 - c0) * dz
-                if round_int:
-                    val = math.floor(val + 0.5)
-                    val = min(max(val, lo), hi)
-                oflat[o + c] = val
+                _store(oflat, o + u, c0 + (c1 - c0) * dz, round_int, lo, hi)
+            continue
+        for u in range(W):
+            a = u - hw
+            z = rz + a * uz
+            y = ry + a * uy
+            x = rx + a * ux
+            if not (
+                z >= 0.0 and z <= nz and y >= 0.0 and y <= ny and x >= 0.0 and x <= nx
+            ):
+                for c in range(C):
+                    _store(oflat, o + u * C + c, fill_value, round_int, lo, hi)
+                continue
+            if order == 0:
+                # inside: coordinates >= 0, so int() truncation is floor
+                p = (
+                    (int(z + 0.5) - oz) * SZ
+                    + (int(y + 0.5) - oy) * SY
+                    + (int(x + 0.5) - ox) * C
+                )
+                for c in range(C):
+                    _store(oflat, o + u * C + c, float(flat[p + c]), round_int, lo, hi)
+                continue
+            iz = min(int(z), lz)
+            iy = min(int(y), ly)
+            ix = min(int(x), lx)
+            dz = z - iz
+            dy = y - iy
+            dx = x - ix
+            p = (iz - oz) * SZ + (iy - oy) * SY + (ix - ox) * C
+            for c in range(C):
+                q = p + c
+                c000 = float(flat[q])
+                c001 = float(flat[q + jx])
+                c010 = float(flat[q + jy])
+                c011 = float(flat[q + jy + jx])
+                c100 = float(flat[q + jz])
+                c101 = float(flat[q + jz + jx])
+                c110 = float(flat[q + jz + jy])
+                c111 = float(flat[q + jz + jy + jx])
+                c00 = c000 + (c001 - c000) * dx
+                c01 = c010 + (c011 - c010) * dx
+                c10 = c100 + (c101 - c100) * dx
+                c11 = c110 + (c111 - c110) * dx
+                c0 = c00 + (c01 - c00) * dy
+                c1 = c10 + (c11 - c10) * dy
+                _store(oflat, o + u * C + c, c0 + (c1 - c0) * dz, round_int, lo, hi)
+
+
+def _check_coverage(
+    rshape, origin, full_shape, centers, e_u, e_v, scale, translate, spacing, W, H
+) -> None:
+    """Raise if the region misses a voxel that a sample inside the volume needs.
+
+    The kernel reads without clamping, so this protects memory safety.
+    """
+    a = np.array([-(W - 1) / 2.0, (W - 1) / 2.0]) * spacing
+    b = np.array([-(H - 1) / 2.0, (H - 1) / 2.0]) * spacing
+    c = np.asarray(centers, dtype=np.float64)
+    corners = (
+        c[:, None, None, :]
+        + a[None, :, None, None] * np.asarray(e_u, dtype=np.float64)[:, None, None, :]
+        + b[None, None, :, None] * np.asarray(e_v, dtype=np.float64)[:, None, None, :]
+    ).reshape(-1, 3)
+    vox = (corners - np.asarray(translate, float)) / np.asarray(scale, float)
+    full = np.asarray(full_shape, dtype=np.int64)
+    if np.any(vox.max(axis=0) < -1e-9) or np.any(vox.min(axis=0) > full - 1 + 1e-9):
+        return  # every sample is outside: nothing is read
+    lo = np.floor(np.clip(vox.min(axis=0) - 1e-9, 0, full - 1)).astype(np.int64)
+    hi = np.floor(np.clip(vox.max(axis=0) + 1e-9, 0, full - 1)).astype(np.int64)
+    hi = np.minimum(hi + 1, full - 1)  # trilinear neighbour
+    org = np.asarray(origin, dtype=np.int64)
+    end = org + np.asarray(rshape, dtype=np.int64) - 1
+    if (
+        np.any(org > lo)
+        or np.any(end < hi)
+        or np.any(end > full - 1)
+        or np.any(org < 0)
+    ):
+        raise ValueError(
+            f"region (origin {org.tolist()}, shape {list(rshape)}) does not cover the "
+            f"voxels the planes need ({lo.tolist()} to {hi.tolist()}); read the "
+            "bounding box from napari_backproject.straighten.plane_bounding_box."
+        )
 
 
 def sample_planes(
@@ -263,6 +308,20 @@ def sample_planes(
     if target.shape != expected:
         raise ValueError(
             f"out has shape {out.shape}; expected {expected[: 3 + (not squeeze)]}."
+        )
+    if n:
+        _check_coverage(
+            reg.shape[:3],
+            origin,
+            full_shape,
+            centers,
+            e_u,
+            e_v,
+            scale,
+            translate,
+            spacing,
+            width,
+            height,
         )
     direct = target.flags.c_contiguous
     work = target if direct else np.empty(target.shape, dtype=target.dtype)
