@@ -191,6 +191,25 @@ def sample_geometry(
     )
 
 
+def _sample_into(whole, geometry, a, b, out, order, fill_value):
+    sample_planes(
+        whole,
+        (0, 0, 0),
+        geometry.source_shape,
+        geometry.centers[a:b],
+        geometry.e_u[a:b],
+        geometry.e_v[a:b],
+        geometry.scale,
+        geometry.translate,
+        geometry.spacing,
+        geometry.width,
+        geometry.height,
+        order=order,
+        fill_value=fill_value,
+        out=out,
+    )
+
+
 def _default_chunk(H: int, W: int, nch: int, itemsize: int) -> int:
     plane = max(1, H * W * nch * itemsize)
     return int(max(1, min(64, _TARGET_CHUNK_BYTES // plane)))
@@ -383,9 +402,16 @@ def straighten(
 
     if isinstance(volume, np.ndarray):
         out = np.empty(out_shape, dtype=out_dtype)
+        whole = (
+            volume if channel_axis is None else np.moveaxis(volume, channel_axis, -1)
+        )
+        direct = whole.flags.c_contiguous and whole.dtype != np.bool_
         report(progress, 0, n)
         for a, b in blocks:
-            out[a:b] = sample_geometry(volume, geometry, a, b, **kw)
+            if direct:  # no copy: the kernel reads the whole array in place
+                _sample_into(whole, geometry, a, b, out[a:b], order, fill_value)
+            else:
+                out[a:b] = sample_geometry(volume, geometry, a, b, **kw)
             report(progress, b, n)
         return out, geometry
 
