@@ -349,3 +349,16 @@ def test_parallel_and_serial_kernels_agree(interpolation):
     a = iradon_sart(s_par, theta, parallel=True)
     b = iradon_sart(s_par, theta, parallel=False)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
+def test_accepts_lists_and_dask_slices():
+    import dask.array as da
+
+    img = _disk_image((16, 16), 4)
+    theta = [0.0, 30.0, 60.0]
+    ref = sk.radon(img, theta)
+    np.testing.assert_array_equal(radon(img.tolist(), theta), ref)
+    np.testing.assert_array_equal(radon(da.from_array(img, chunks=8), theta), ref)
+    np.testing.assert_allclose(
+        iradon(ref.tolist(), theta), sk.iradon(ref, theta), rtol=0, atol=1e-12
+    )

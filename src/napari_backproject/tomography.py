@@ -241,8 +241,6 @@ def radon(
     >>> radon(img, theta=np.arange(0, 180, 45)).shape
     (32, 4)
     """
-    if not hasattr(image, "ndim") or image.ndim != 2:
-        raise ValueError("The input image must be 2-D")
     image = _as_2d_array(image, "image", "The input image must be 2-D")
     _check_finite(image, "image values")
     if theta is None:
@@ -391,8 +389,6 @@ def iradon(
     >>> iradon(radon(img, theta), theta).shape
     (32, 32)
     """
-    if not hasattr(radon_image, "ndim") or radon_image.ndim != 2:
-        raise ValueError("The input image must be 2-D")
     radon_image = _as_2d_array(
         radon_image, "radon_image", "The input image must be 2-D"
     )
@@ -489,8 +485,6 @@ class _SartSetup:
         dtype,
         parallel=None,
     ):
-        if not hasattr(radon_image, "ndim") or radon_image.ndim != 2:
-            raise ValueError("radon_image must be two dimensional")
         radon_image = _as_2d_array(
             radon_image, "radon_image", "radon_image must be two dimensional"
         )
