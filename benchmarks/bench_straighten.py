@@ -70,6 +70,19 @@ def cases(quick: bool) -> list[Case]:
 
         return run
 
+    def ours_one_thread():
+        import numba
+
+        s = _sample(quick)
+        old = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            res[("ours", 1)] = straighten(
+                s.volume, s.points, width=w, height=w, scale=s.scale
+            )[0]
+        finally:
+            numba.set_num_threads(old)
+
     def ours_float():
         s = _sample(quick)
         res["ours_f32"] = straighten(
@@ -91,7 +104,12 @@ def cases(quick: bool) -> list[Case]:
             s = _sample(quick)
             coords = _geometry(quick)[2]
             res[("reff", order)] = ndi.map_coordinates(
-                s.volume, coords, order=order, mode="constant", cval=0, output=np.float32
+                s.volume,
+                coords,
+                order=order,
+                mode="constant",
+                cval=0,
+                output=np.float32,
             )
 
         return run
@@ -130,6 +148,15 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name=f"straighten uint8 {size}, order 1",
             ours=ours(1),
+            reference=ref(1),
+            reference_name="scipy map_coordinates(order=1), same coords",
+            setup=setup,
+            repeats=reps,
+            notes=note("u8"),
+        ),
+        Case(
+            name=f"straighten uint8 {size}, order 1, ONE numba thread",
+            ours=ours_one_thread,
             reference=ref(1),
             reference_name="scipy map_coordinates(order=1), same coords",
             setup=setup,
@@ -178,7 +205,9 @@ def _lazy_case(quick: bool, w: int) -> Case:
 
     def run():
         s = _sample(quick)
-        vol = da.from_array(s.volume, chunks=(64, 64, 64) if not quick else (16, 16, 16))
+        vol = da.from_array(
+            s.volume, chunks=(64, 64, 64) if not quick else (16, 16, 16)
+        )
         lazy, _ = straighten(vol, s.points, width=w, height=w, scale=s.scale)
         lazy.compute()
 
@@ -209,7 +238,11 @@ def _huge_case() -> Case:  # pragma: no cover - opt-in only
     src = os.path.join(tmp, "huge.tif")
     n = 2048
     t = np.linspace(0, 4 * np.pi, 12)
-    points = np.c_[100 + (n - 200) * t / t[-1], n / 2 + 0.3 * n * np.sin(t), n / 2 + 0.3 * n * np.cos(t)]
+    points = np.c_[
+        100 + (n - 200) * t / t[-1],
+        n / 2 + 0.3 * n * np.sin(t),
+        n / 2 + 0.3 * n * np.cos(t),
+    ]
 
     def setup():
         if not os.path.exists(src):

@@ -464,7 +464,7 @@ def slice_frames(
     max_rmf_step : float, optional
         Largest arc-length step used to propagate the frames (frames are
         propagated on a finer grid than the slices when they are far apart);
-        default ``min(spacing, length / 4096)`` rounded to divide ``spacing``.
+        default ``min(spacing, length / 1024)`` rounded to divide ``spacing``.
 
     Returns
     -------
@@ -487,7 +487,7 @@ def slice_frames(
     else:
         n = int(math.floor(L / spacing + 1e-9)) + 1
         step = spacing
-    h = max_rmf_step if max_rmf_step is not None else min(step, L / 4096)
+    h = max_rmf_step if max_rmf_step is not None else min(step, L / 1024)
     sub = max(1, int(math.ceil(step / h - 1e-9)))
     n_fine = (n if curve.closed else n - 1) * sub + 1
     s_fine = np.minimum(np.arange(n_fine) * (step / sub), L)
