@@ -85,6 +85,7 @@ def test_straighten_options(small_helix, inputs, tmp_path):
     args = ["straighten", str(volume), "--path", str(path), "--width", "8"]
     args += ["--height", "8", "--spacing", "2", "--order", "0"]
     args += ["--scale", "4", "1", "1", "--compression", "none", "-o", str(out)]
+    args += ["--roll", "45", "--smoothing", "0.5"]
     assert main(args) == 0
     expected, _ = straighten(
         small_helix.volume,
@@ -93,6 +94,8 @@ def test_straighten_options(small_helix, inputs, tmp_path):
         height=8,
         spacing=2.0,
         order=0,
+        roll=45.0,
+        smoothing=0.5,
         scale=(4, 1, 1),
         translate=TRANSLATE,
     )
@@ -101,6 +104,7 @@ def test_straighten_options(small_helix, inputs, tmp_path):
     assert meta["scale"] == [2.0, 2.0, 2.0]
     g = SliceGeometry.from_json(tmp_path / "s.geometry.json")
     np.testing.assert_allclose(g.scale, (4, 1, 1))
+    assert g.options["roll"] == 45.0 and g.options["smoothing"] == 0.5
 
 
 def test_backproject_bbox(small_helix, straightened, tmp_path):

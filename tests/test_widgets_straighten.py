@@ -151,6 +151,7 @@ def test_run_lazy_source_with_save(helix_viewer, small_helix, qtbot, tmp_path):
     widget = _widget(helix_viewer)
     widget.order.value = 0
     widget.spacing.value = 2.0
+    widget.roll.value = 30.0
     out = tmp_path / "straight.tif"
     widget.save_file.value = str(out)
     widget.run_button.click()
@@ -163,10 +164,12 @@ def test_run_lazy_source_with_save(helix_viewer, small_helix, qtbot, tmp_path):
         height=SIZE,
         spacing=2.0,
         order=0,
+        roll=30.0,
         scale=small_helix.scale,
         translate=TRANSLATE,
     )
     np.testing.assert_allclose(layer.scale, (2.0, 2.0, 2.0))
+    assert geometry_of(layer).options["roll"] == 30.0
     np.testing.assert_array_equal(np.asarray(layer.data), expected)
     assert out.exists() and geometry_json_path(out).exists()
     from napari_backproject.io.tiff import read_tiff

@@ -92,6 +92,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="0 interpolates the points (default); > 0 fits a smoothing spline",
     )
     p.add_argument("--closed", action="store_true", help="the path is a closed loop")
+    p.add_argument(
+        "--roll",
+        type=float,
+        default=0.0,
+        help="rotation of the planes about the tangent, degrees (default 0)",
+    )
     p.add_argument("--compression", choices=COMPRESSIONS, default="zlib")
     p.add_argument("-o", "--output", required=True, help="output TIFF (OUT.tif)")
     p.set_defaults(func=run)
@@ -128,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         order=args.order,
         smoothing=args.smoothing,
         closed=args.closed,
+        roll=args.roll,
     )
     update, close = progress_bar("straighten")
     try:

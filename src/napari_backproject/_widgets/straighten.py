@@ -142,6 +142,14 @@ class StraightenWidget(QWidget):
             label="smoothing", value=0.0, min=0.0, max=1e9, step=0.5
         )
         self.closed = CheckBox(label="closed loop", value=False)
+        self.roll = FloatSpinBox(
+            label="roll (deg)",
+            value=0.0,
+            min=-360.0,
+            max=360.0,
+            step=5.0,
+            tooltip="rotate the planes about the curve's tangent",
+        )
         self.every = SpinBox(
             label="preview every k-th plane", value=10, min=1, max=100000
         )
@@ -162,6 +170,7 @@ class StraightenWidget(QWidget):
                 self.order,
                 self.smoothing,
                 self.closed,
+                self.roll,
                 self.every,
                 self.save_file,
             ]
@@ -218,6 +227,7 @@ class StraightenWidget(QWidget):
             "order": int(self.order.value),
             "smoothing": float(self.smoothing.value),
             "closed": bool(self.closed.value),
+            "roll": float(self.roll.value),
         }
         return image, path, options
 
@@ -242,6 +252,7 @@ class StraightenWidget(QWidget):
             translate=options["translate"],
             smoothing=options["smoothing"],
             closed=options["closed"],
+            roll=options["roll"],
         )
 
     # ------------------------------------------------------------ actions
