@@ -246,9 +246,13 @@ def _huge_case() -> Case:  # pragma: no cover - opt-in only
 
     def setup():
         if not os.path.exists(src):
-            rng = np.random.default_rng(0)
+
+            def block(block_id=None):
+                rng = np.random.default_rng(block_id[0])  # one generator per block
+                return rng.integers(0, 255, (16, n, n), dtype=np.uint8)
+
             vol = da.map_blocks(
-                lambda b: rng.integers(0, 255, b.shape, dtype=np.uint8),
+                block,
                 chunks=((16,) * (n // 16), (n,), (n,)),
                 dtype=np.uint8,
                 meta=np.empty((0, 0, 0), np.uint8),
