@@ -222,7 +222,19 @@ def test_reconstruct_stack_fbp(viewer, reconstruct_widget, qtbot):
     np.testing.assert_allclose(layer.translate, (6.0, 1.0, 2.0))
 
 
-def test_reconstruct_cancel_removes_layer(viewer, reconstruct_widget, qtbot):
+def test_reconstruct_cancel_removes_layer(
+    viewer, reconstruct_widget, qtbot, monkeypatch
+):
+    import time
+
+    real = tomography.iradon_sart_iter
+
+    def slow_iter(*args, **kwargs):  # a slow scanner: Cancel always lands mid-run
+        for image in real(*args, **kwargs):
+            time.sleep(0.05)
+            yield image
+
+    monkeypatch.setattr(tomography, "iradon_sart_iter", slow_iter)
     _add_sinogram(viewer, stack=True)
     w = reconstruct_widget
     w.method.value = "SART"

@@ -472,7 +472,11 @@ class ReconstructWidget(QWidget):
                 self._result_layer.data = data
             return self._result_layer
 
+        finished_flag = [False]  # partial results queued after the end are stale
+
         def yielded(part: Partial) -> None:
+            if finished_flag[0]:
+                return
             if (
                 self._result_layer is None
                 or self._result_layer not in self.viewer.layers
@@ -495,6 +499,7 @@ class ReconstructWidget(QWidget):
             self.n_updates += 1
 
         def finished() -> None:
+            finished_flag[0] = True
             if not self._returned and self._result_layer is not None:
                 if self._result_layer in self.viewer.layers:
                     self.viewer.layers.remove(self._result_layer)
