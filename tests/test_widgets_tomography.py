@@ -84,7 +84,16 @@ def test_sinogram_stack_keeps_slice_axis(viewer, sinogram_widget, qtbot):
     assert w.controls.progress_bar.value() == w.controls.progress_bar.maximum() == 3
 
 
-def test_sinogram_cancel_adds_no_layer(viewer, sinogram_widget, qtbot):
+def test_sinogram_cancel_adds_no_layer(viewer, sinogram_widget, qtbot, monkeypatch):
+    import time
+
+    real = tomography.radon_stack
+
+    def slow_stack(*args, **kwargs):  # 50 ms per slice: Cancel lands mid-run
+        lazy = real(*args, **kwargs)
+        return lazy.map_blocks(lambda b: (time.sleep(0.05), b)[1], dtype=lazy.dtype)
+
+    monkeypatch.setattr(tomography, "radon_stack", slow_stack)
     stack = np.repeat(_phantom(64)[None], 64, axis=0)
     viewer.add_image(stack, name="big")
     w = sinogram_widget
