@@ -279,10 +279,9 @@ def fit_curve(
 
     Examples
     --------
-    >>> t = np.linspace(0, 4 * np.pi, 12)
-    >>> c = fit_curve(np.c_[t, np.sin(t), np.cos(t)])
-    >>> bool(abs(np.linalg.norm(c(np.array([1.0])) - c(np.array([0.0]))) - 1) < 0.01)
-    True
+    >>> c = fit_curve([[0, 0, 0], [0, 3, 4]])
+    >>> round(c.length, 6), c(np.array([2.5])).round(6).tolist()
+    (5.0, [[0.0, 1.5, 2.0]])
     """
     from scipy.interpolate import BSpline, CubicSpline, splprep
 
@@ -474,7 +473,7 @@ def slice_frames(
     --------
     >>> c = fit_curve([[0, 0, 0], [10, 0, 0]])
     >>> centers, t, eu, ev = slice_frames(c, 2.5)
-    >>> centers[:, 0].tolist()
+    >>> centers[:, 0].round(6).tolist()
     [0.0, 2.5, 5.0, 7.5, 10.0]
     """
     spacing = float(spacing)

@@ -61,8 +61,8 @@ def plane_bounding_box(
     >>> from napari_backproject.geometry import make_slice_geometry
     >>> g = make_slice_geometry([[1, 5, 5], [8, 5, 5]], source_shape=(10, 10, 10),
     ...                         source_dtype="uint8", width=3, height=3)
-    >>> plane_bounding_box(g, 0, 2)
-    ((1, 4), (4, 8), (4, 8))
+    >>> plane_bounding_box(g, 0, 2)  # a safety margin of 1e-6 voxel each side
+    ((0, 4), (3, 8), (3, 8))
     """
     stop = geometry.n_slices if stop is None else stop
     W, H, D = geometry.width, geometry.height, geometry.spacing
