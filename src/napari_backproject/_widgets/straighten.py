@@ -126,7 +126,7 @@ class StraightenWidget(QWidget):
         self.width = SpinBox(label="width (px)", value=40, min=1, max=8192)
         self.height = SpinBox(label="height (px)", value=40, min=1, max=8192)
         self.spacing = FloatSpinBox(
-            label="spacing",
+            label="spacing (0: auto)",
             value=0.0,
             min=0.0,
             max=1e9,
