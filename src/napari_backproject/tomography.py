@@ -429,11 +429,11 @@ def iradon(
     radius = output_size // 2
     if interpolation == "linear":
         kind = LINEAR
-        table = np.zeros((filtered.shape[0], n_det + 1, 1))
-        table[:, :n_det, 0] = filtered
+        table = np.zeros((filtered.shape[0], n_det + 1))
+        table[:, :n_det] = filtered
     elif interpolation == "nearest":
         kind = NEAREST
-        table = filtered[:, :, None]
+        table = filtered
     else:
         from scipy.interpolate import CubicSpline
 
@@ -445,7 +445,9 @@ def iradon(
         kind = CUBIC
         x = np.arange(n_det) - n_det // 2
         spline = CubicSpline(x, filtered, axis=1, bc_type="not-a-knot")
-        table = np.ascontiguousarray(spline.c.transpose(2, 1, 0))
+        table = np.ascontiguousarray(spline.c.transpose(2, 1, 0)).reshape(
+            filtered.shape[0], -1
+        )
     if _use_threads(parallel, output_size * output_size * angles_count):
         backproject(
             kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed

@@ -339,27 +339,27 @@ def _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out_ro
                 ks[j] = 0
                 fr[j] = -1.0
         # pass 2: gather and accumulate in the dtype of ``out_row``
-        tab = table[a]
+        tab = table[a]  # 1-D, contiguous
         if kind == LINEAR:
             for j in range(j0, j1):
                 w = fr[j]
                 k = ks[j]
-                f0 = tab[k, 0]
-                val = (tab[k + 1, 0] - f0) * w + f0  # np.interp's formula
+                f0 = tab[k]
+                val = (tab[k + 1] - f0) * w + f0  # np.interp's formula
                 if w < 0:
                     val = 0.0
                 out_row[j] = out_row[j] + val
         elif kind == NEAREST:
             for j in range(j0, j1):
-                val = tab[ks[j], 0]
+                val = tab[ks[j]]
                 if fr[j] < 0:
                     val = 0.0
                 out_row[j] = out_row[j] + val
         else:
             for j in range(j0, j1):
                 w = fr[j]
-                k = ks[j]
-                val = ((tab[k, 0] * w + tab[k, 1]) * w + tab[k, 2]) * w + tab[k, 3]
+                q = 4 * ks[j]
+                val = ((tab[q] * w + tab[q + 1]) * w + tab[q + 2]) * w + tab[q + 3]
                 if w < 0:
                     val = 0.0
                 out_row[j] = out_row[j] + val
@@ -380,12 +380,12 @@ def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out):
     kind : int
         ``LINEAR`` (``np.interp``), ``NEAREST`` (``interp1d(kind='nearest')``)
         or ``CUBIC`` (piecewise cubic, e.g. a not-a-knot spline).
-    table : (n_angles, m, q) float64 array
-        ``LINEAR``: ``m = n_det + 1``, ``q = 1``: the filtered projections
-        followed by one zero (``t`` at the last detector then reads
-        ``f[n-1] + (0 - f[n-1]) * 0``). ``NEAREST``: ``m = n_det``, ``q = 1``.
-        ``CUBIC``: ``m = n_det - 1``, ``q = 4``: polynomial coefficients of
-        each interval, highest power first, in ``t - x[k]``.
+    table : (n_angles, m) C-contiguous float64 array
+        ``LINEAR``: ``m = n_det + 1``: the filtered projections followed by
+        one zero (``t`` at the last detector then reads
+        ``f[n-1] + (0 - f[n-1]) * 0``). ``NEAREST``: ``m = n_det``.
+        ``CUBIC``: ``m = 4 * (n_det - 1)``: for each interval the four
+        polynomial coefficients, highest power first, in ``t - x[k]``.
     cos_a, sin_a : (n_angles,) float64 arrays
         Cosine and sine of each angle.
     n_det : int
@@ -401,7 +401,7 @@ def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out):
     Examples
     --------
     >>> import numpy as np
-    >>> table = np.array([[[1.0], [1.0], [1.0], [0.0]]])
+    >>> table = np.array([[1.0, 1.0, 1.0, 0.0]])
     >>> out = np.zeros((3, 3))
     >>> backproject(LINEAR, table, np.ones(1), np.zeros(1), 3, 1, False, out)
     >>> out.tolist()
@@ -418,7 +418,7 @@ def backproject_serial(kind, table, cos_a, sin_a, n_det, radius, circle, out):
     Examples
     --------
     >>> import numpy as np
-    >>> table = np.ones((1, 3, 1))
+    >>> table = np.ones((1, 3))
     >>> out = np.zeros((3, 3))
     >>> backproject_serial(NEAREST, table, np.ones(1), np.zeros(1), 3, 1, False, out)
     >>> float(out.sum())
