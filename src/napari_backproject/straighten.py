@@ -275,7 +275,8 @@ def straighten(
         ``viewer.add_image(out, channel_axis=-1)``).
     chunk_slices : int, optional
         Planes per block (dask chunk along axis 0); default about 16 MiB of
-        output per block, at most 64 planes.
+        output per block, at most 64 planes. (A C-contiguous NumPy input
+        with neither ``chunk_slices`` nor ``progress`` is done in one block.)
     progress : callable, optional
         ``progress(done_planes, total_planes)``; for NumPy input called after
         every block during this call, for lazy input called from the blocks
@@ -406,6 +407,8 @@ def straighten(
             volume if channel_axis is None else np.moveaxis(volume, channel_axis, -1)
         )
         direct = whole.flags.c_contiguous and whole.dtype != np.bool_
+        if direct and progress is None and chunk_slices is None:
+            blocks = [(0, n)]  # nothing to report: one parallel region
         report(progress, 0, n)
         for a, b in blocks:
             if direct:  # no copy: the kernel reads the whole array in place
