@@ -182,8 +182,8 @@ def order_angles_golden_ratio(theta: Sequence[float] | np.ndarray) -> Iterator[i
 
     Examples
     --------
-    >>> list(order_angles_golden_ratio(np.array([0.0, 45.0, 90.0, 135.0])))
-    [0, 3, 1, 2]
+    >>> [int(i) for i in order_angles_golden_ratio(np.array([0.0, 45.0, 90.0, 135.0]))]
+    [0, 2, 3, 1]
     """
     from skimage.transform import order_angles_golden_ratio as _sk_order
 
