@@ -41,9 +41,9 @@ def run_demo(headless: bool = False, out: str | Path | None = None):
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     viewer = napari.Viewer(title="napari-backproject demo")
-    viewer.window.resize(1400, 900)
+    viewer.window.resize(1500, 950)
     for name in WIDGETS:
-        viewer.window.add_plugin_dock_widget(PLUGIN, name)
+        viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=True)
     context: dict = {"files": []}
     for step in STEPS:
         importlib.import_module(f"{__name__}.{step}").run(viewer, out_dir, context)
