@@ -59,6 +59,7 @@ def _sample_planes(
     order,
     fill_value,
     round_int,
+    clip,
     lo,
     hi,
     out,
@@ -84,6 +85,7 @@ def _sample_planes(
     jx = C if full_shape[2] > 1 else 0
     hw = (W - 1) / 2.0
     hh = (H - 1) / 2.0
+    qoff = -(oz * SZ + oy * SY + ox * C)
     for row in numba.prange(n * H):
         i = row // H
         v = row % H
@@ -122,22 +124,31 @@ def _sample_planes(
                 dz = z - iz
                 dy = y - iy
                 dx = x - ix
-                q = (iz - oz) * SZ + (iy - oy) * SY + (ix - ox)
+                q = iz * SZ + iy * SY + ix + qoff
                 c000 = float(flat[q])
                 c001 = float(flat[q + jx])
-                c010 = float(flat[q + jy])
-                c011 = float(flat[q + jy + jx])
-                c100 = float(flat[q + jz])
-                c101 = float(flat[q + jz + jx])
-                c110 = float(flat[q + jz + jy])
-                c111 = float(flat[q + jz + jy + jx])
+                q1 = q + jy
+                c010 = float(flat[q1])
+                c011 = float(flat[q1 + jx])
+                q2 = q + jz
+                c100 = float(flat[q2])
+                c101 = float(flat[q2 + jx])
+                q3 = q2 + jy
+                c110 = float(flat[q3])
+                c111 = float(flat[q3 + jx])
                 c00 = c000 + (c001 - c000) * dx
                 c01 = c010 + (c011 - c010) * dx
                 c10 = c100 + (c101 - c100) * dx
                 c11 = c110 + (c111 - c110) * dx
                 c0 = c00 + (c01 - c00) * dy
                 c1 = c10 + (c11 - c10) * dy
-                _store(oflat, o + u, c0 + (c1 - c0) * dz, round_int, lo, hi)
+                val = c0 + (c1 - c0) * dz
+                if clip:
+                    _store(oflat, o + u, val, round_int, lo, hi)
+                elif round_int:  # same dtype in and out: no clipping needed
+                    oflat[o + u] = np.floor(val + 0.5)
+                else:
+                    oflat[o + u] = val
             continue
         for u in range(W):
             a = u - hw
@@ -346,6 +357,7 @@ def sample_planes(
             int(order),
             float(fill_value),
             round_int,
+            bool(round_int and np.dtype(odt) != np.dtype(reg.dtype)),
             lo,
             hi,
             work,
