@@ -18,6 +18,8 @@ Two methods:
     the voxel projects onto that plane. Voxels whose in-plane position is
     more than half a pixel beyond the plane, or outside the slab, are 0.
     Where planes overlap at tight bends, the claim nearest the curve wins.
+    For closed loops (``geometry.options["closed"]``) the last plane joins
+    the first and there are no end caps.
 ``"splat"`` (Ouroboros-compatible)
     Each straightened pixel is placed at its world position and distributes
     its value with trilinear weights to its 8 neighbouring voxels; values are
@@ -88,6 +90,7 @@ class _Plan:
     out_dtype: np.dtype
     binary: bool
     newton: int
+    closed: bool
 
     def segments(self, z0: int, z1: int) -> np.ndarray:
         """Indices (into ids/boxes) of segments that reach output planes z0:z1."""
@@ -106,7 +109,8 @@ class _Plan:
         if self.method == "splat":
             return np.unique(ids)
         # segment i needs slices i and i + 1; caps (-1, n - 1) their end slice
-        need = np.concatenate([ids, ids + 1])
+        nxt = (ids + 1) % self.n if self.closed else ids + 1
+        need = np.concatenate([ids, nxt])
         return np.unique(np.clip(need, 0, self.n - 1))
 
 
@@ -135,6 +139,7 @@ def _make_plan(
     is_float = work.kind == "f"
     mode = NEAREST if order == 0 else (LINEAR if is_float else LABEL_VOTE)
 
+    closed = bool(g.options.get("closed", False)) and g.n_slices >= 2
     if method == "pull":
         ids, boxes, proj = segment_bounds(
             g.centers,
@@ -146,6 +151,7 @@ def _make_plan(
             g.spacing,
             g.scale,
             g.translate,
+            closed,
         )
     else:
         from .kernels.backproject_splat import slice_bounds
@@ -199,6 +205,7 @@ def _make_plan(
         out_dtype=out,
         binary=binary,
         newton=newton,
+        closed=closed,
     )
 
 
@@ -246,7 +253,7 @@ def _compute_slab(
         if plan.method == "pull":
             from .kernels.backproject_pull import pull_block
 
-            best = np.full(out.shape, np.inf)
+            best = np.full(out.shape, np.inf, dtype=np.float32)
             pull_block(
                 out,
                 best,
@@ -267,6 +274,7 @@ def _compute_slab(
                 lut,
                 plan.mode,
                 plan.newton,
+                plan.closed,
             )
         else:
             from .kernels.backproject_splat import splat_block

@@ -14,8 +14,10 @@ planes ``i`` and ``i + 1``) when ``d_i >= 0 > d_{i+1}`` with
 ``d_i = (p - c_i) . t_i``. Its straightened position solves
 ``p = c(t) + a e_u(t) + b e_v(t)`` where ``c``, ``e_u``, ``e_v`` are
 interpolated linearly between the two planes (the inverse of trilinear
-sampling of the straightened stack); the solve starts at
-``t = d_i / (d_i - d_{i+1})`` and refines with Newton steps. The *start cap*
+sampling of the straightened stack): ``t`` is the root of the cubic
+``(p - c(t)) . (e_u(t) x e_v(t)) = 0``, found by Newton steps from
+``t = d_i / (d_i - d_{i+1})``, then ``(a, b)`` solve the in-plane normal
+equations. All dot products are updated incrementally along x. The *start cap*
 (``-D/2 <= d_0 < 0``) and *end cap* (``0 <= d_{n-1} < D/2``) project onto the
 first/last plane. A claim counts when ``|a| <= A_u`` and ``|b| <= A_v``;
 where several segments claim a voxel (tight bends) the one with the smallest
@@ -45,6 +47,7 @@ def segment_bounds(
     spacing: float,
     scale: np.ndarray,
     translate: np.ndarray,
+    closed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounding boxes and frame-projection bounds of every segment and cap.
 
@@ -58,11 +61,15 @@ def segment_bounds(
         World distance between pixels (and half-width of the end caps x 2).
     scale, translate : (3,) float arrays
         World = voxel index * scale + translate.
+    closed : bool
+        Closed loop: segment ``n - 1`` joins the last plane to the first and
+        there are no caps.
 
     Returns
     -------
     ids : (m,) int64
-        Segment ids, ``-1, 0, ..., n - 1`` (``m = n + 1``).
+        Segment ids, ``-1, 0, ..., n - 1`` (``m = n + 1``); ``0 .. n - 1``
+        for closed loops.
     boxes : (m, 6) int64
         Inclusive voxel index bounds ``z0, z1, y0, y1, x0, x1`` of the voxel
         centres each segment can claim (not clipped to the volume).
@@ -91,21 +98,22 @@ def segment_bounds(
         + signs[None, :, 0, None] * au * e_u[:, None, :]
         + signs[None, :, 1, None] * av * e_v[:, None, :]
     )
-    m = n + 1
-    ids = np.arange(-1, n, dtype=np.int64)
+    closed = bool(closed) and n >= 2
+    ids = np.arange(0 if closed else -1, n, dtype=np.int64)
+    m = ids.size
     boxes = np.empty((m, 6), dtype=np.int64)
     proj = np.empty((m, 4), dtype=np.float64)
     eps = 1e-7
     for k in range(m):
         sid = ids[k]
-        if sid == -1 or sid == n - 1:
+        if not closed and (sid == -1 or sid == n - 1):
             i = 0 if sid == -1 else n - 1
             off = tangents[i] * (spacing / 2.0)
             pts = np.concatenate([corners[i] - off, corners[i] + off])
             proj[k] = (-au, au, -av, av)
         else:
             i = sid
-            pts = np.concatenate([corners[i], corners[i + 1]])
+            pts = np.concatenate([corners[i], corners[(i + 1) % n]])
             rel = pts - centers[i]
             a = rel @ e_u[i]
             b = rel @ e_v[i]
@@ -131,62 +139,104 @@ def _clip(lo_x, hi_x, f0, g, lo, hi):
     return max(lo_x, x1), min(hi_x, x2)
 
 
-@numba.njit(cache=True)
-def _solve(q, dc, eu0, du, ev0, dv, t0, newton):
-    """Solve q = t dc + a (eu0 + t du) + b (ev0 + t dv) starting from t0."""
+@numba.njit(cache=True, inline="always")
+def _solve(R, K, t0, newton):
+    """Exact straightened position of a voxel between two planes.
+
+    Solves ``q = t dc + a e_u(t) + b e_v(t)`` (``e(t)`` linear in ``t``)
+    from dot products: ``R`` holds ``q . V`` for the vectors
+    ``V = t_i, t_{i+1}, N0, N1, N2, e_u0, du, e_v0, dv`` (only 2..8 used) (``N(t) = e_u(t) x
+    e_v(t) = N0 + t N1 + t^2 N2``) and ``K`` the segment constants (see
+    ``_segment_setup``). ``t`` is the root of the cubic
+    ``(q - t dc) . N(t) = 0`` nearest ``t0`` (Newton steps), then ``(a, b)``
+    solve the in-plane 2x2 normal equations exactly.
+    """
     t = t0
-    eux = eu0[0] + t * du[0]
-    euy = eu0[1] + t * du[1]
-    euz = eu0[2] + t * du[2]
-    evx = ev0[0] + t * dv[0]
-    evy = ev0[1] + t * dv[1]
-    evz = ev0[2] + t * dv[2]
-    rx = q[0] - t * dc[0]
-    ry = q[1] - t * dc[1]
-    rz = q[2] - t * dc[2]
-    a = (rx * eux + ry * euy + rz * euz) / (eux * eux + euy * euy + euz * euz)
-    b = (rx * evx + ry * evy + rz * evz) / (evx * evx + evy * evy + evz * evz)
-    ta, aa, ba = t, a, b
+    c0 = R[2]
+    c1 = R[3] - K[1]
+    c2 = R[4] - K[2]
+    c3 = -K[3]
     for _ in range(newton):
-        # residual F = t dc + a eu(t) + b ev(t) - q
-        fx = t * dc[0] + a * eux + b * evx - q[0]
-        fy = t * dc[1] + a * euy + b * evy - q[1]
-        fz = t * dc[2] + a * euz + b * evz - q[2]
-        # Jacobian columns
-        j0x = dc[0] + a * du[0] + b * dv[0]
-        j0y = dc[1] + a * du[1] + b * dv[1]
-        j0z = dc[2] + a * du[2] + b * dv[2]
-        # det = j0 . (eu x ev)
-        cx = euy * evz - euz * evy
-        cy = euz * evx - eux * evz
-        cz = eux * evy - euy * evx
-        det = j0x * cx + j0y * cy + j0z * cz
-        if abs(det) < 1e-12:
+        f = ((c3 * t + c2) * t + c1) * t + c0
+        df = (3.0 * c3 * t + 2.0 * c2) * t + c1
+        if abs(df) < 1e-12:
             break
-        # Cramer: delta = -J^-1 F
-        dt = -(fx * cx + fy * cy + fz * cz) / det
-        # columns for a: replace eu with F
-        c2x = fy * evz - fz * evy
-        c2y = fz * evx - fx * evz
-        c2z = fx * evy - fy * evx
-        da = -(j0x * c2x + j0y * c2y + j0z * c2z) / det
-        c3x = euy * fz - euz * fy
-        c3y = euz * fx - eux * fz
-        c3z = eux * fy - euy * fx
-        db = -(j0x * c3x + j0y * c3y + j0z * c3z) / det
-        t += dt
-        a += da
-        b += db
-        eux = eu0[0] + t * du[0]
-        euy = eu0[1] + t * du[1]
-        euz = eu0[2] + t * du[2]
-        evx = ev0[0] + t * dv[0]
-        evy = ev0[1] + t * dv[1]
-        evz = ev0[2] + t * dv[2]
+        t -= f / df
     if not (t >= -0.25 and t <= 1.25):
-        # did not converge to this segment: keep the distance-based estimate
-        return ta, aa, ba
-    return min(max(t, 0.0), 1.0), a, b
+        t = t0  # did not converge to this segment: keep the estimate
+    t = min(max(t, 0.0), 1.0)
+    ru = R[5] + t * (R[6] - K[4]) - t * t * K[5]
+    rv = R[7] + t * (R[8] - K[6]) - t * t * K[7]
+    g11 = K[8] + t * (2.0 * K[9] + t * K[10])
+    g22 = K[11] + t * (2.0 * K[12] + t * K[13])
+    g12 = K[14] + t * (K[15] + t * K[16])
+    det = g11 * g22 - g12 * g12
+    a = (g22 * ru - g12 * rv) / det
+    b = (g11 * rv - g12 * ru) / det
+    return t, a, b
+
+
+@numba.njit(cache=True, inline="always")
+def _dist(centers, tangents, j, pz, py, px):
+    """Signed distance of world point (pz, py, px) from plane j."""
+    return (
+        (pz - centers[j, 0]) * tangents[j, 0]
+        + (py - centers[j, 1]) * tangents[j, 1]
+        + (px - centers[j, 2]) * tangents[j, 2]
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K):
+    """Fill the vectors V (9, 3) and constants K (17,) of segment (i, nx_)."""
+    for j in range(3):
+        V[0, j] = tangents[i, j]
+        V[1, j] = tangents[nx_, j]
+        V[5, j] = e_u[i, j]
+        V[7, j] = e_v[i, j]
+        if is_seg:
+            V[6, j] = e_u[nx_, j] - e_u[i, j]
+            V[8, j] = e_v[nx_, j] - e_v[i, j]
+        else:
+            V[6, j] = 0.0
+            V[8, j] = 0.0
+    eu, du, ev, dv = V[5], V[6], V[7], V[8]
+    # N0 = eu x ev, N1 = eu x dv + du x ev, N2 = du x dv
+    V[2, 0] = eu[1] * ev[2] - eu[2] * ev[1]
+    V[2, 1] = eu[2] * ev[0] - eu[0] * ev[2]
+    V[2, 2] = eu[0] * ev[1] - eu[1] * ev[0]
+    V[3, 0] = eu[1] * dv[2] - eu[2] * dv[1] + du[1] * ev[2] - du[2] * ev[1]
+    V[3, 1] = eu[2] * dv[0] - eu[0] * dv[2] + du[2] * ev[0] - du[0] * ev[2]
+    V[3, 2] = eu[0] * dv[1] - eu[1] * dv[0] + du[0] * ev[1] - du[1] * ev[0]
+    V[4, 0] = du[1] * dv[2] - du[2] * dv[1]
+    V[4, 1] = du[2] * dv[0] - du[0] * dv[2]
+    V[4, 2] = du[0] * dv[1] - du[1] * dv[0]
+    dc0 = centers[nx_, 0] - centers[i, 0] if is_seg else 0.0
+    dc1 = centers[nx_, 1] - centers[i, 1] if is_seg else 0.0
+    dc2 = centers[nx_, 2] - centers[i, 2] if is_seg else 0.0
+    K[0] = dc0 * V[1, 0] + dc1 * V[1, 1] + dc2 * V[1, 2]
+    for c in range(3):
+        K[1 + c] = dc0 * V[2 + c, 0] + dc1 * V[2 + c, 1] + dc2 * V[2 + c, 2]
+    K[4] = dc0 * eu[0] + dc1 * eu[1] + dc2 * eu[2]
+    K[5] = dc0 * du[0] + dc1 * du[1] + dc2 * du[2]
+    K[6] = dc0 * ev[0] + dc1 * ev[1] + dc2 * ev[2]
+    K[7] = dc0 * dv[0] + dc1 * dv[1] + dc2 * dv[2]
+    K[8] = eu[0] * eu[0] + eu[1] * eu[1] + eu[2] * eu[2]
+    K[9] = eu[0] * du[0] + eu[1] * du[1] + eu[2] * du[2]
+    K[10] = du[0] * du[0] + du[1] * du[1] + du[2] * du[2]
+    K[11] = ev[0] * ev[0] + ev[1] * ev[1] + ev[2] * ev[2]
+    K[12] = ev[0] * dv[0] + ev[1] * dv[1] + ev[2] * dv[2]
+    K[13] = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
+    K[14] = eu[0] * ev[0] + eu[1] * ev[1] + eu[2] * ev[2]
+    K[15] = (
+        eu[0] * dv[0]
+        + eu[1] * dv[1]
+        + eu[2] * dv[2]
+        + du[0] * ev[0]
+        + du[1] * ev[1]
+        + du[2] * ev[2]
+    )
+    K[16] = du[0] * dv[0] + du[1] * dv[1] + du[2] * dv[2]
 
 
 @numba.njit(cache=True, inline="always")
@@ -194,16 +244,19 @@ def _corner(data, lut, s, v, u):
     return data[lut[s], v, u]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sample(
-    data, lut, n, height, width, s, v, u, mode, out, kz, ky, kx, labels, weights
+    data, lut, n, height, width, s, v, u, mode, out, kz, ky, kx, labels, weights, closed
 ):
     """Sample the straightened stack at (s, v, u) into out[kz, ky, kx].
 
-    ``labels`` and ``weights`` are scratch arrays of length 8.
+    ``labels`` and ``weights`` are scratch arrays of length 8. For closed
+    loops slice ``n`` is slice 0.
     """
     if mode == NEAREST:
         si = int(np.floor(s + 0.5))
+        if closed and si >= n:
+            si -= n
         vi = int(np.floor(v + 0.5))
         ui = int(np.floor(u + 0.5))
         si = min(max(si, 0), n - 1)
@@ -221,6 +274,8 @@ def _sample(
     fv = v - v0
     fu = u - u0
     s1 = min(s0 + 1, n - 1)
+    if closed and s0 == n - 1:
+        s1 = 0
     v1 = min(v0 + 1, height - 1)
     u1 = min(u0 + 1, width - 1)
     if fs <= 0.0:
@@ -250,6 +305,18 @@ def _sample(
         out[kz, ky, kx] = acc
         return
     # LABEL_VOTE: sum the weight of each distinct label among the 8 corners
+    first = data[lut[s0], v0, u0]
+    if (
+        data[lut[s0], v0, u1] == first
+        and data[lut[s0], v1, u0] == first
+        and data[lut[s0], v1, u1] == first
+        and data[lut[s1], v0, u0] == first
+        and data[lut[s1], v0, u1] == first
+        and data[lut[s1], v1, u0] == first
+        and data[lut[s1], v1, u1] == first
+    ):
+        out[kz, ky, kx] = first
+        return
     m = 0
     for cs in range(2):
         ss = s1 if cs else s0
@@ -309,6 +376,7 @@ def pull_block(
     lut,
     mode,
     newton,
+    closed,
 ):
     """Backproject into one output block by pulling from the straightened stack.
 
@@ -317,7 +385,7 @@ def pull_block(
     out : (bz, by, bx) array
         Output block, written in place where a claim is found (untouched
         elsewhere, so pass zeros).
-    best : (bz, by, bx) float64 array
+    best : (bz, by, bx) float32 array
         Best squared in-plane distance so far; pass ``inf`` everywhere.
     origin : (3,) int64
         Voxel index (z, y, x) of ``out[0, 0, 0]`` in the source volume.
@@ -338,7 +406,9 @@ def pull_block(
     mode : int
         ``NEAREST``, ``LINEAR`` (floating data) or ``LABEL_VOTE``.
     newton : int
-        Newton steps refining each position (0: interpolated-frame estimate).
+        Newton steps on the cubic for t (0: the distance-interpolated t).
+    closed : bool
+        Closed loop (ids from ``segment_bounds(..., closed=True)``).
 
     Examples
     --------
@@ -348,10 +418,10 @@ def pull_block(
     >>> ids, boxes, proj = segment_bounds(c, t, u, v, 3, 3, 1.0, np.ones(3),
     ...                                   np.zeros(3))
     >>> data = np.ones((2, 3, 3), np.float32); out = np.zeros((4, 3, 3), np.float32)
-    >>> best = np.full(out.shape, np.inf)
+    >>> best = np.full(out.shape, np.inf, dtype=np.float32)
     >>> pull_block(out, best, np.zeros(3, np.int64), np.ones(3), np.zeros(3),
     ...            c, t, u, v, 3, 3, 1.0, ids, boxes, proj, data,
-    ...            np.arange(2), LINEAR, 2)
+    ...            np.arange(2), LINEAR, 2, False)
     >>> out[:, 1, 1].tolist()
     [0.0, 1.0, 1.0, 0.0]
     """
@@ -364,18 +434,35 @@ def pull_block(
     cv = (height - 1) / 2.0
     big = 1e30
     m = ids.shape[0]
-    for kz in numba.prange(bz):
-        z = origin[0] + kz
-        pz = z * scale[0] + translate[0]
-        q = np.empty(3)
-        dc = np.empty(3)
-        du = np.empty(3)
-        dv = np.empty(3)
-        labels = np.empty(8, dtype=data.dtype)
-        weights = np.empty(8, dtype=np.float64)
-        for k in range(m):
-            if z < boxes[k, 0] or z > boxes[k, 1]:
-                continue
+    # per-plane scratch (each output plane kz is handled by one thread)
+    Vs = np.empty((bz, 9, 3))
+    Ks = np.empty((bz, 17))
+    Rs = np.empty((bz, 9))
+    Ss = np.empty((bz, 9))
+    labs = np.empty((bz, 8), dtype=data.dtype)
+    wts = np.empty((bz, 8))
+    scr = np.empty((bz, 8, 4))
+    # segments outer (their two slices stay in cache), planes in parallel
+    for k in range(m):
+        kz0 = max(boxes[k, 0] - origin[0], 0)
+        kz1 = min(boxes[k, 1] - origin[0], bz - 1)
+        for kz in numba.prange(kz0, kz1 + 1):
+            z = origin[0] + kz
+            pz = z * scale[0] + translate[0]
+            V = Vs[kz]
+            K = Ks[kz]
+            R = Rs[kz]
+            S = Ss[kz]
+            labels = labs[kz]
+            weights = wts[kz]
+            clo = scr[kz, 0]
+            chi = scr[kz, 1]
+            f0c = scr[kz, 2]
+            gyc = scr[kz, 3]
+            gxc = scr[kz, 4]
+            inv = scr[kz, 5]
+            blo = scr[kz, 6]
+            bhi = scr[kz, 7]
             sid = ids[k]
             if sid < 0:
                 i = 0
@@ -383,52 +470,68 @@ def pull_block(
                 i = n - 1
             else:
                 i = sid
-            is_seg = 0 <= sid < n - 1
-            if is_seg:
-                for j in range(3):
-                    dc[j] = centers[i + 1, j] - centers[i, j]
-                    du[j] = e_u[i + 1, j] - e_u[i, j]
-                    dv[j] = e_v[i + 1, j] - e_v[i, j]
+            is_seg = (0 <= sid < n - 1) or closed
+            nx_ = (i + 1) % n  # the segment's second plane
+            _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K)
             if sid < 0:
                 dlo, dhi = -half, 0.0
             elif is_seg:
                 dlo, dhi = 0.0, big
             else:
                 dlo, dhi = 0.0, half
-            y0 = max(boxes[k, 2], origin[1])
-            y1 = min(boxes[k, 3], origin[1] + by - 1)
-            for y in range(y0, y1 + 1):
+            # linear constraints lo <= (p - ref) . normal <= hi that bound the
+            # segment: d_i, the hull's extent along e_u,i and e_v,i, d_{i+1}
+            nc = 4 if is_seg else 3
+            clo[0], chi[0] = dlo - 1e-9, dhi + 1e-9
+            clo[1], chi[1] = proj[k, 0], proj[k, 1]
+            clo[2], chi[2] = proj[k, 2], proj[k, 3]
+            clo[3], chi[3] = -big, 1e-9
+            x0 = float(max(boxes[k, 4], origin[2]))
+            x1 = float(min(boxes[k, 5], origin[2] + bx - 1))
+            ylo = float(max(boxes[k, 2], origin[1]))
+            yhi = float(min(boxes[k, 3], origin[1] + by - 1))
+            for c in range(nc):
+                ref = i if c < 3 else nx_
+                # normals t_i, e_u,i, e_v,i, t_{i+1} are rows 0, 5, 7, 1 of V
+                r = 0 if c == 0 else (5 if c == 1 else (7 if c == 2 else 1))
+                # value at voxel (z, 0, 0), and per-index slopes along y and x
+                f0c[c] = (
+                    (pz - centers[ref, 0]) * V[r, 0]
+                    + (translate[1] - centers[ref, 1]) * V[r, 1]
+                    + (translate[2] - centers[ref, 2]) * V[r, 2]
+                )
+                gyc[c] = scale[1] * V[r, 1]
+                gxc[c] = scale[2] * V[r, 2]
+                # y range where some x in [x0, x1] satisfies the constraint
+                gmin = min(gxc[c] * x0, gxc[c] * x1)
+                gmax = max(gxc[c] * x0, gxc[c] * x1)
+                ylo, yhi = _clip(ylo, yhi, f0c[c], gyc[c], clo[c] - gmax, chi[c] - gmin)
+            if ylo > yhi:
+                continue
+            # per constraint: x bounds are (bound - f) * inv, in order
+            for c in range(nc):
+                if abs(gxc[c]) < 1e-12:
+                    inv[c] = 0.0
+                else:
+                    inv[c] = 1.0 / gxc[c]
+                if inv[c] >= 0.0:
+                    blo[c], bhi[c] = clo[c], chi[c]
+                else:
+                    blo[c], bhi[c] = chi[c], clo[c]
+            ya = int(np.ceil(ylo - 1e-6))
+            yb = int(np.floor(yhi + 1e-6))
+            for y in range(ya, yb + 1):
                 py = y * scale[1] + translate[1]
-                # position at x index 0, relative to plane i
-                r0 = pz - centers[i, 0]
-                r1 = py - centers[i, 1]
-                r2 = translate[2] - centers[i, 2]
-                xlo = float(max(boxes[k, 4], origin[2]))
-                xhi = float(min(boxes[k, 5], origin[2] + bx - 1))
-                f0 = r0 * tangents[i, 0] + r1 * tangents[i, 1] + r2 * tangents[i, 2]
-                xlo, xhi = _clip(
-                    xlo, xhi, f0, scale[2] * tangents[i, 2], dlo - 1e-9, dhi + 1e-9
-                )
-                f0 = r0 * e_u[i, 0] + r1 * e_u[i, 1] + r2 * e_u[i, 2]
-                xlo, xhi = _clip(
-                    xlo, xhi, f0, scale[2] * e_u[i, 2], proj[k, 0], proj[k, 1]
-                )
-                f0 = r0 * e_v[i, 0] + r1 * e_v[i, 1] + r2 * e_v[i, 2]
-                xlo, xhi = _clip(
-                    xlo, xhi, f0, scale[2] * e_v[i, 2], proj[k, 2], proj[k, 3]
-                )
-                if is_seg:
-                    s0 = pz - centers[i + 1, 0]
-                    s1 = py - centers[i + 1, 1]
-                    s2 = translate[2] - centers[i + 1, 2]
-                    f0 = (
-                        s0 * tangents[i + 1, 0]
-                        + s1 * tangents[i + 1, 1]
-                        + s2 * tangents[i + 1, 2]
-                    )
-                    xlo, xhi = _clip(
-                        xlo, xhi, f0, scale[2] * tangents[i + 1, 2], -big, 1e-9
-                    )
+                xlo, xhi = x0, x1
+                for c in range(nc):
+                    f = f0c[c] + gyc[c] * y
+                    if inv[c] == 0.0:
+                        if f < clo[c] or f > chi[c]:
+                            xlo = 1.0
+                            xhi = 0.0
+                    else:
+                        xlo = max(xlo, (blo[c] - f) * inv[c])
+                        xhi = min(xhi, (bhi[c] - f) * inv[c])
                 if xlo > xhi:
                     continue
                 xa = int(np.ceil(xlo - 1e-6))
@@ -436,28 +539,33 @@ def pull_block(
                 xa = max(xa, origin[2])
                 xb = min(xb, origin[2] + bx - 1)
                 ky = y - origin[1]
+                # dot products of q = p - c_i with V at x = xa, and their steps
+                q0 = pz - centers[i, 0]
+                q1 = py - centers[i, 1]
+                q2 = xa * scale[2] + translate[2] - centers[i, 2]
+                for c in range(2, 9):
+                    R[c] = q0 * V[c, 0] + q1 * V[c, 1] + q2 * V[c, 2]
+                    S[c] = scale[2] * V[c, 2]
                 for x in range(xa, xb + 1):
+                    if x > xa:
+                        for c in range(2, 9):
+                            R[c] += S[c]
+                    # signed distances to the planes: always the same
+                    # expression of (plane, voxel), so that neighbouring
+                    # segments agree exactly on which side a voxel lies
                     px = x * scale[2] + translate[2]
-                    q[0] = pz - centers[i, 0]
-                    q[1] = py - centers[i, 1]
-                    q[2] = px - centers[i, 2]
-                    di = q[0] * tangents[i, 0] + q[1] * tangents[i, 1]
-                    di += q[2] * tangents[i, 2]
+                    di = _dist(centers, tangents, i, pz, py, px)
                     if is_seg:
-                        dn = (pz - centers[i + 1, 0]) * tangents[i + 1, 0]
-                        dn += (py - centers[i + 1, 1]) * tangents[i + 1, 1]
-                        dn += (px - centers[i + 1, 2]) * tangents[i + 1, 2]
+                        dn = _dist(centers, tangents, nx_, pz, py, px)
                         if not (di >= 0.0 and dn < 0.0):
                             continue
-                        t, a, b = _solve(
-                            q, dc, e_u[i], du, e_v[i], dv, di / (di - dn), newton
-                        )
+                        t, a, b = _solve(R, K, di / (di - dn), newton)
                     else:
                         if not (di >= dlo and di < dhi):
                             continue
                         t = 0.0
-                        a = q[0] * e_u[i, 0] + q[1] * e_u[i, 1] + q[2] * e_u[i, 2]
-                        b = q[0] * e_v[i, 0] + q[1] * e_v[i, 1] + q[2] * e_v[i, 2]
+                        a = R[5]
+                        b = R[7]
                     if abs(a) > au or abs(b) > av:
                         continue
                     dist = a * a + b * b
@@ -480,4 +588,5 @@ def pull_block(
                             kx,
                             labels,
                             weights,
+                            closed,
                         )
