@@ -429,8 +429,12 @@ def iradon(
     radius = output_size // 2
     if interpolation == "linear":
         kind = LINEAR
-        table = np.zeros((filtered.shape[0], n_det + 1))
-        table[:, :n_det] = filtered
+        # interleaved (f[k], slope[k]) with f[n_det] = 0, as np.interp's slopes
+        table = np.empty((filtered.shape[0], n_det, 2))
+        table[:, :, 0] = filtered
+        table[:, :-1, 1] = filtered[:, 1:] - filtered[:, :-1]
+        table[:, -1, 1] = -filtered[:, -1]
+        table = table.reshape(filtered.shape[0], 2 * n_det)
     elif interpolation == "nearest":
         kind = NEAREST
         table = filtered

@@ -343,9 +343,8 @@ def _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out_ro
         if kind == LINEAR:
             for j in range(j0, j1):
                 w = fr[j]
-                k = ks[j]
-                f0 = tab[k]
-                val = (tab[k + 1] - f0) * w + f0  # np.interp's formula
+                q = 2 * ks[j]
+                val = tab[q + 1] * w + tab[q]  # np.interp: slope * dx + f[k]
                 if w < 0:
                     val = 0.0
                 out_row[j] = out_row[j] + val
@@ -381,9 +380,10 @@ def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out):
         ``LINEAR`` (``np.interp``), ``NEAREST`` (``interp1d(kind='nearest')``)
         or ``CUBIC`` (piecewise cubic, e.g. a not-a-knot spline).
     table : (n_angles, m) C-contiguous float64 array
-        ``LINEAR``: ``m = n_det + 1``: the filtered projections followed by
-        one zero (``t`` at the last detector then reads
-        ``f[n-1] + (0 - f[n-1]) * 0``). ``NEAREST``: ``m = n_det``.
+        ``LINEAR``: ``m = 2 * n_det``: pairs ``(f[k], f[k+1] - f[k])`` of
+        the filtered projection and its slope (``np.interp``'s), with
+        ``f[n_det] = 0`` (``t`` at the last detector then reads
+        ``-f[n-1] * 0 + f[n-1]``). ``NEAREST``: ``m = n_det``.
         ``CUBIC``: ``m = 4 * (n_det - 1)``: for each interval the four
         polynomial coefficients, highest power first, in ``t - x[k]``.
     cos_a, sin_a : (n_angles,) float64 arrays
@@ -401,7 +401,7 @@ def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out):
     Examples
     --------
     >>> import numpy as np
-    >>> table = np.array([[1.0, 1.0, 1.0, 0.0]])
+    >>> table = np.array([[1.0, 0.0, 1.0, 0.0, 1.0, -1.0]])
     >>> out = np.zeros((3, 3))
     >>> backproject(LINEAR, table, np.ones(1), np.zeros(1), 3, 1, False, out)
     >>> out.tolist()
