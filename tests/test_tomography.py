@@ -362,3 +362,27 @@ def test_accepts_lists_and_dask_slices():
     np.testing.assert_allclose(
         iradon(ref.tolist(), theta), sk.iradon(ref, theta), rtol=0, atol=1e-12
     )
+
+
+def test_concurrent_threaded_kernels():
+    """Threaded (prange) kernels called from several Python threads at once."""
+    theta = np.linspace(0, 180, 20, endpoint=False)
+    imgs = [_disk_image((40, 40), s) for s in range(4)]
+    sinos = [radon(im, theta, parallel=False) for im in imgs]
+    recs = [iradon(s, theta, parallel=False) for s in sinos]
+    sarts = [iradon_sart(s, theta) for s in sinos]
+
+    def job(k):
+        s = radon(imgs[k], theta, parallel=True)
+        return (
+            s,
+            iradon(s, theta, parallel=True),
+            iradon_sart(s, theta, parallel=True),
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        results = list(ex.map(job, [0, 1, 2, 3] * 2))
+    for k, (s, r, a) in zip([0, 1, 2, 3] * 2, results, strict=True):
+        np.testing.assert_array_equal(s, sinos[k])
+        np.testing.assert_array_equal(r, recs[k])
+        np.testing.assert_allclose(a, sarts[k], rtol=0, atol=1e-12)
