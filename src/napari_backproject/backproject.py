@@ -251,6 +251,8 @@ def _compute_slab(
             [plan.offset[0] + z0, plan.offset[1], plan.offset[2]], dtype=np.int64
         )
         if plan.method == "pull":
+            import numba
+
             from .kernels.backproject_pull import pull_block
 
             best = np.full(out.shape, np.inf, dtype=np.float32)
@@ -275,6 +277,7 @@ def _compute_slab(
                 plan.mode,
                 plan.newton,
                 plan.closed,
+                4 * numba.get_num_threads(),
             )
         else:
             from .kernels.backproject_splat import splat_block

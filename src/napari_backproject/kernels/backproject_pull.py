@@ -377,6 +377,7 @@ def pull_block(
     mode,
     newton,
     closed,
+    groups,
 ):
     """Backproject into one output block by pulling from the straightened stack.
 
@@ -409,6 +410,8 @@ def pull_block(
         Newton steps on the cubic for t (0: the distance-interpolated t).
     closed : bool
         Closed loop (ids from ``segment_bounds(..., closed=True)``).
+    groups : int
+        Groups of output planes run in parallel (e.g. 4 x the thread count).
 
     Examples
     --------
@@ -421,7 +424,7 @@ def pull_block(
     >>> best = np.full(out.shape, np.inf, dtype=np.float32)
     >>> pull_block(out, best, np.zeros(3, np.int64), np.ones(3), np.zeros(3),
     ...            c, t, u, v, 3, 3, 1.0, ids, boxes, proj, data,
-    ...            np.arange(2), LINEAR, 2, False)
+    ...            np.arange(2), LINEAR, 2, False, 8)
     >>> out[:, 1, 1].tolist()
     [0.0, 1.0, 1.0, 0.0]
     """
@@ -442,151 +445,159 @@ def pull_block(
     labs = np.empty((bz, 8), dtype=data.dtype)
     wts = np.empty((bz, 8))
     scr = np.empty((bz, 8, 4))
-    # segments outer (their two slices stay in cache), planes in parallel
-    for k in range(m):
-        kz0 = max(boxes[k, 0] - origin[0], 0)
-        kz1 = min(boxes[k, 1] - origin[0], bz - 1)
-        for kz in numba.prange(kz0, kz1 + 1):
-            z = origin[0] + kz
-            pz = z * scale[0] + translate[0]
-            V = Vs[kz]
-            K = Ks[kz]
-            R = Rs[kz]
-            S = Ss[kz]
-            labels = labs[kz]
-            weights = wts[kz]
-            clo = scr[kz, 0]
-            chi = scr[kz, 1]
-            f0c = scr[kz, 2]
-            gyc = scr[kz, 3]
-            gxc = scr[kz, 4]
-            inv = scr[kz, 5]
-            blo = scr[kz, 6]
-            bhi = scr[kz, 7]
-            sid = ids[k]
-            if sid < 0:
-                i = 0
-            elif sid >= n - 1:
-                i = n - 1
-            else:
-                i = sid
-            is_seg = (0 <= sid < n - 1) or closed
-            nx_ = (i + 1) % n  # the segment's second plane
-            _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K)
-            if sid < 0:
-                dlo, dhi = -half, 0.0
-            elif is_seg:
-                dlo, dhi = 0.0, big
-            else:
-                dlo, dhi = 0.0, half
-            # linear constraints lo <= (p - ref) . normal <= hi that bound the
-            # segment: d_i, the hull's extent along e_u,i and e_v,i, d_{i+1}
-            nc = 4 if is_seg else 3
-            clo[0], chi[0] = dlo - 1e-9, dhi + 1e-9
-            clo[1], chi[1] = proj[k, 0], proj[k, 1]
-            clo[2], chi[2] = proj[k, 2], proj[k, 3]
-            clo[3], chi[3] = -big, 1e-9
-            x0 = float(max(boxes[k, 4], origin[2]))
-            x1 = float(min(boxes[k, 5], origin[2] + bx - 1))
-            ylo = float(max(boxes[k, 2], origin[1]))
-            yhi = float(min(boxes[k, 3], origin[1] + by - 1))
-            for c in range(nc):
-                ref = i if c < 3 else nx_
-                # normals t_i, e_u,i, e_v,i, t_{i+1} are rows 0, 5, 7, 1 of V
-                r = 0 if c == 0 else (5 if c == 1 else (7 if c == 2 else 1))
-                # value at voxel (z, 0, 0), and per-index slopes along y and x
-                f0c[c] = (
-                    (pz - centers[ref, 0]) * V[r, 0]
-                    + (translate[1] - centers[ref, 1]) * V[r, 1]
-                    + (translate[2] - centers[ref, 2]) * V[r, 2]
-                )
-                gyc[c] = scale[1] * V[r, 1]
-                gxc[c] = scale[2] * V[r, 2]
-                # y range where some x in [x0, x1] satisfies the constraint
-                gmin = min(gxc[c] * x0, gxc[c] * x1)
-                gmax = max(gxc[c] * x0, gxc[c] * x1)
-                ylo, yhi = _clip(ylo, yhi, f0c[c], gyc[c], clo[c] - gmax, chi[c] - gmin)
-            if ylo > yhi:
-                continue
-            # per constraint: x bounds are (bound - f) * inv, in order
-            for c in range(nc):
-                if abs(gxc[c]) < 1e-12:
-                    inv[c] = 0.0
+    # one parallel loop over groups of output planes (a plane is written by
+    # one thread only); within a group, segments outer so that their two
+    # slices stay in cache
+    ng = max(1, min(bz, groups))
+    for grp in numba.prange(ng):
+        g0 = grp * bz // ng
+        g1 = (grp + 1) * bz // ng
+        for k in range(m):
+            kz0 = max(boxes[k, 0] - origin[0], g0)
+            kz1 = min(boxes[k, 1] - origin[0], g1 - 1)
+            for kz in range(kz0, kz1 + 1):
+                z = origin[0] + kz
+                pz = z * scale[0] + translate[0]
+                V = Vs[kz]
+                K = Ks[kz]
+                R = Rs[kz]
+                S = Ss[kz]
+                labels = labs[kz]
+                weights = wts[kz]
+                clo = scr[kz, 0]
+                chi = scr[kz, 1]
+                f0c = scr[kz, 2]
+                gyc = scr[kz, 3]
+                gxc = scr[kz, 4]
+                inv = scr[kz, 5]
+                blo = scr[kz, 6]
+                bhi = scr[kz, 7]
+                sid = ids[k]
+                if sid < 0:
+                    i = 0
+                elif sid >= n - 1:
+                    i = n - 1
                 else:
-                    inv[c] = 1.0 / gxc[c]
-                if inv[c] >= 0.0:
-                    blo[c], bhi[c] = clo[c], chi[c]
+                    i = sid
+                is_seg = (0 <= sid < n - 1) or closed
+                nx_ = (i + 1) % n  # the segment's second plane
+                _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K)
+                if sid < 0:
+                    dlo, dhi = -half, 0.0
+                elif is_seg:
+                    dlo, dhi = 0.0, big
                 else:
-                    blo[c], bhi[c] = chi[c], clo[c]
-            ya = int(np.ceil(ylo - 1e-6))
-            yb = int(np.floor(yhi + 1e-6))
-            for y in range(ya, yb + 1):
-                py = y * scale[1] + translate[1]
-                xlo, xhi = x0, x1
+                    dlo, dhi = 0.0, half
+                # linear constraints lo <= (p - ref) . normal <= hi that bound the
+                # segment: d_i, the hull's extent along e_u,i and e_v,i, d_{i+1}
+                nc = 4 if is_seg else 3
+                clo[0], chi[0] = dlo - 1e-9, dhi + 1e-9
+                clo[1], chi[1] = proj[k, 0], proj[k, 1]
+                clo[2], chi[2] = proj[k, 2], proj[k, 3]
+                clo[3], chi[3] = -big, 1e-9
+                x0 = float(max(boxes[k, 4], origin[2]))
+                x1 = float(min(boxes[k, 5], origin[2] + bx - 1))
+                ylo = float(max(boxes[k, 2], origin[1]))
+                yhi = float(min(boxes[k, 3], origin[1] + by - 1))
                 for c in range(nc):
-                    f = f0c[c] + gyc[c] * y
-                    if inv[c] == 0.0:
-                        if f < clo[c] or f > chi[c]:
-                            xlo = 1.0
-                            xhi = 0.0
-                    else:
-                        xlo = max(xlo, (blo[c] - f) * inv[c])
-                        xhi = min(xhi, (bhi[c] - f) * inv[c])
-                if xlo > xhi:
+                    ref = i if c < 3 else nx_
+                    # normals t_i, e_u,i, e_v,i, t_{i+1} are rows 0, 5, 7, 1 of V
+                    r = 0 if c == 0 else (5 if c == 1 else (7 if c == 2 else 1))
+                    # value at voxel (z, 0, 0), and per-index slopes along y and x
+                    f0c[c] = (
+                        (pz - centers[ref, 0]) * V[r, 0]
+                        + (translate[1] - centers[ref, 1]) * V[r, 1]
+                        + (translate[2] - centers[ref, 2]) * V[r, 2]
+                    )
+                    gyc[c] = scale[1] * V[r, 1]
+                    gxc[c] = scale[2] * V[r, 2]
+                    # y range where some x in [x0, x1] satisfies the constraint
+                    gmin = min(gxc[c] * x0, gxc[c] * x1)
+                    gmax = max(gxc[c] * x0, gxc[c] * x1)
+                    ylo, yhi = _clip(
+                        ylo, yhi, f0c[c], gyc[c], clo[c] - gmax, chi[c] - gmin
+                    )
+                if ylo > yhi:
                     continue
-                xa = int(np.ceil(xlo - 1e-6))
-                xb = int(np.floor(xhi + 1e-6))
-                xa = max(xa, origin[2])
-                xb = min(xb, origin[2] + bx - 1)
-                ky = y - origin[1]
-                # dot products of q = p - c_i with V at x = xa, and their steps
-                q0 = pz - centers[i, 0]
-                q1 = py - centers[i, 1]
-                q2 = xa * scale[2] + translate[2] - centers[i, 2]
-                for c in range(2, 9):
-                    R[c] = q0 * V[c, 0] + q1 * V[c, 1] + q2 * V[c, 2]
-                    S[c] = scale[2] * V[c, 2]
-                for x in range(xa, xb + 1):
-                    if x > xa:
-                        for c in range(2, 9):
-                            R[c] += S[c]
-                    # signed distances to the planes: always the same
-                    # expression of (plane, voxel), so that neighbouring
-                    # segments agree exactly on which side a voxel lies
-                    px = x * scale[2] + translate[2]
-                    di = _dist(centers, tangents, i, pz, py, px)
-                    if is_seg:
-                        dn = _dist(centers, tangents, nx_, pz, py, px)
-                        if not (di >= 0.0 and dn < 0.0):
-                            continue
-                        t, a, b = _solve(R, K, di / (di - dn), newton)
+                # per constraint: x bounds are (bound - f) * inv, in order
+                for c in range(nc):
+                    if abs(gxc[c]) < 1e-12:
+                        inv[c] = 0.0
                     else:
-                        if not (di >= dlo and di < dhi):
-                            continue
-                        t = 0.0
-                        a = R[5]
-                        b = R[7]
-                    if abs(a) > au or abs(b) > av:
+                        inv[c] = 1.0 / gxc[c]
+                    if inv[c] >= 0.0:
+                        blo[c], bhi[c] = clo[c], chi[c]
+                    else:
+                        blo[c], bhi[c] = chi[c], clo[c]
+                ya = int(np.ceil(ylo - 1e-6))
+                yb = int(np.floor(yhi + 1e-6))
+                for y in range(ya, yb + 1):
+                    py = y * scale[1] + translate[1]
+                    xlo, xhi = x0, x1
+                    for c in range(nc):
+                        f = f0c[c] + gyc[c] * y
+                        if inv[c] == 0.0:
+                            if f < clo[c] or f > chi[c]:
+                                xlo = 1.0
+                                xhi = 0.0
+                        else:
+                            xlo = max(xlo, (blo[c] - f) * inv[c])
+                            xhi = min(xhi, (bhi[c] - f) * inv[c])
+                    if xlo > xhi:
                         continue
-                    dist = a * a + b * b
-                    kx = x - origin[2]
-                    if dist < best[kz, ky, kx]:
-                        best[kz, ky, kx] = dist
-                        _sample(
-                            data,
-                            lut,
-                            n,
-                            height,
-                            width,
-                            i + t,
-                            b / spacing + cv,
-                            a / spacing + cu,
-                            mode,
-                            out,
-                            kz,
-                            ky,
-                            kx,
-                            labels,
-                            weights,
-                            closed,
-                        )
+                    xa = int(np.ceil(xlo - 1e-6))
+                    xb = int(np.floor(xhi + 1e-6))
+                    xa = max(xa, origin[2])
+                    xb = min(xb, origin[2] + bx - 1)
+                    ky = y - origin[1]
+                    # dot products of q = p - c_i with V at x = xa, and their steps
+                    q0 = pz - centers[i, 0]
+                    q1 = py - centers[i, 1]
+                    q2 = xa * scale[2] + translate[2] - centers[i, 2]
+                    for c in range(2, 9):
+                        R[c] = q0 * V[c, 0] + q1 * V[c, 1] + q2 * V[c, 2]
+                        S[c] = scale[2] * V[c, 2]
+                    for x in range(xa, xb + 1):
+                        if x > xa:
+                            for c in range(2, 9):
+                                R[c] += S[c]
+                        # signed distances to the planes: always the same
+                        # expression of (plane, voxel), so that neighbouring
+                        # segments agree exactly on which side a voxel lies
+                        px = x * scale[2] + translate[2]
+                        di = _dist(centers, tangents, i, pz, py, px)
+                        if is_seg:
+                            dn = _dist(centers, tangents, nx_, pz, py, px)
+                            if not (di >= 0.0 and dn < 0.0):
+                                continue
+                            t, a, b = _solve(R, K, di / (di - dn), newton)
+                        else:
+                            if not (di >= dlo and di < dhi):
+                                continue
+                            t = 0.0
+                            a = R[5]
+                            b = R[7]
+                        if abs(a) > au or abs(b) > av:
+                            continue
+                        dist = a * a + b * b
+                        kx = x - origin[2]
+                        if dist < best[kz, ky, kx]:
+                            best[kz, ky, kx] = dist
+                            _sample(
+                                data,
+                                lut,
+                                n,
+                                height,
+                                width,
+                                i + t,
+                                b / spacing + cv,
+                                a / spacing + cu,
+                                mode,
+                                out,
+                                kz,
+                                ky,
+                                kx,
+                                labels,
+                                weights,
+                                closed,
+                            )
