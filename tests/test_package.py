@@ -29,11 +29,16 @@ def test_import_does_not_pull_qt_or_napari_gui():
     assert out.stdout.strip() == "[]", out.stdout
 
 
-def test_public_api_resolves_lazily():
+def test_public_api_names_are_functions():
+    """Submodule imports must not shadow the functions of the same name."""
+    import napari_backproject.backproject
+    import napari_backproject.straighten  # noqa: F401
     import napari_backproject as nb
 
     for name in nb.__all__:
         assert getattr(nb, name) is not None, name
+    assert callable(nb.straighten) and nb.straighten.__name__ == "straighten"
+    assert callable(nb.backproject) and nb.backproject.__name__ == "backproject"
     with pytest.raises(AttributeError):
         nb.does_not_exist  # noqa: B018
 

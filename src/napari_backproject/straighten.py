@@ -17,9 +17,7 @@ bounded by the chunk, not by the volume.
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 import warnings
 from typing import Any
 
@@ -551,15 +549,3 @@ def geometry_json_path(path: Any):
             stem = stem[: -len(suf)]
             break
     return path.with_name(stem + ".geometry.json")
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``napari_backproject.straighten(...)`` work even when the package
-    attribute ``straighten`` is this module (after ``import
-    napari_backproject.straighten``)."""
-
-    def __call__(self, *args: Any, **kwargs: Any):
-        return straighten(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
