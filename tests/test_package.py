@@ -31,9 +31,9 @@ def test_import_does_not_pull_qt_or_napari_gui():
 
 def test_public_api_names_are_functions():
     """Submodule imports must not shadow the functions of the same name."""
+    import napari_backproject as nb
     import napari_backproject.backproject
     import napari_backproject.straighten  # noqa: F401
-    import napari_backproject as nb
 
     for name in nb.__all__:
         assert getattr(nb, name) is not None, name
