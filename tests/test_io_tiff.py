@@ -335,3 +335,21 @@ def test_read_path_errors(tmp_path):
     (tmp_path / "obj.json").write_text('{"a": 1}')
     with pytest.raises(ValueError, match="'path' or 'points'"):
         read_path(tmp_path / "obj.json")
+
+
+def test_backprojection_file_reopens_as_labels(tmp_path):
+    """A segmentation written by write_backprojection opens as a Labels layer."""
+    from napari_backproject import straighten, write_backprojection
+    from napari_backproject._reader import get_reader
+
+    vol = np.zeros((20, 24, 24), np.uint8)
+    vol[:, 10:14, 10:14] = 200
+    path = np.array([[2.0, 12, 12], [17.0, 12, 12]])
+    st, geom = straighten(vol, path, width=9, height=9)
+    seg = (st > 100).astype(np.uint8)
+    out, offset = write_backprojection(seg, geom, tmp_path / "seg.tif")
+    [(data, meta, layer_type)] = get_reader(str(out))(str(out))
+    assert layer_type == "labels"
+    assert np.issubdtype(data.dtype, np.integer)
+    assert set(np.unique(np.asarray(data))) == {0, 1}
+    np.testing.assert_allclose(meta["translate"], np.asarray(offset, float))

@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # (``straighten``, ``backproject``), and a lazy attribute would be replaced by
 # the module as soon as someone imports ``napari_backproject.straighten``.
 from . import data
-from .backproject import backproject
+from .backproject import backproject, placement, write_backprojection
 from .slice_geometry import SliceGeometry
 from .straighten import save_straightened, straighten
 from .tomography import (
@@ -39,8 +39,10 @@ __all__ = [
     "iradon_sart",
     "iradon_sart_iter",
     "iradon_stack",
+    "placement",
     "radon",
     "radon_stack",
     "save_straightened",
     "straighten",
+    "write_backprojection",
 ]

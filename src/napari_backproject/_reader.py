@@ -3,7 +3,7 @@
 The data come back as a dask array (nothing is read until napari displays a
 plane); ``scale``/``translate`` and the stored metadata dict (e.g. a
 straightened stack's ``geometry``) are taken from the file. Files whose
-metadata says ``layer_type: labels`` open as a Labels layer.
+metadata says ``layer_type`` (or ``kind``) ``labels`` open as a Labels layer.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def _layer_tuple(path: Path) -> tuple:
     from .io.tiff import read_tiff
 
     data, md = read_tiff(path)
-    layer_type = "labels" if md.get("layer_type") == "labels" else "image"
+    kind = md.get("layer_type", md.get("kind"))  # backprojections store "kind"
+    layer_type = "labels" if kind == "labels" else "image"
     meta: dict[str, Any] = {"name": path.name.split(".")[0], "metadata": md}
     ndim = data.ndim
     channel_axis = md.get("channel_axis")
