@@ -181,6 +181,27 @@ def test_run_lazy_source_with_save(helix_viewer, small_helix, qtbot, tmp_path):
     assert meta["scale"] == [2.0, 2.0, 2.0]
 
 
+def test_run_lazy_source_gives_lazy_layer(helix_viewer, small_helix, qtbot):
+    """A dask source is straightened lazily: the layer holds a dask array."""
+    helix_viewer.layers["helix"].data = da.from_array(
+        small_helix.volume, chunks=(16, 64, 64)
+    )
+    widget = _widget(helix_viewer)
+    widget.run_button.click()
+    qtbot.waitUntil(lambda: "helix straightened" in helix_viewer.layers, timeout=60000)
+    layer = helix_viewer.layers["helix straightened"]
+    assert isinstance(layer.data, da.Array)
+    expected, _ = straighten(
+        small_helix.volume,
+        small_helix.points,
+        width=SIZE,
+        height=SIZE,
+        scale=small_helix.scale,
+        translate=TRANSLATE,
+    )
+    np.testing.assert_array_equal(layer.data[5].compute(), expected[5])
+
+
 def test_cancel_leaves_no_layer_and_no_file(helix_viewer, qtbot, tmp_path):
     widget = _widget(helix_viewer)
     out = tmp_path / "cancelled.tif"

@@ -59,10 +59,13 @@ def straighten_job(
     """Generator job: straighten chunk by chunk, then (optionally) save.
 
     Yields :class:`~napari_backproject._progress.Progress` after every chunk
-    and returns ``(data, geometry, saved_paths)``. A NumPy volume is wrapped
-    in a one-chunk dask array so the work is split into chunks of planes that
-    can be reported and cancelled. ``abort_requested()`` is polled while
-    saving; a cancelled save leaves no file.
+    and returns ``(data, geometry, saved_paths)``. A NumPy volume is
+    straightened into memory, chunk of planes by chunk of planes, so the work
+    can be reported and cancelled. A lazy volume (dask, zarr, a lazily read
+    tiff) gives a lazy result: nothing is computed here unless it is saved,
+    and napari then computes only the planes it shows.
+    ``abort_requested()`` is polled while saving; a cancelled save leaves no
+    file.
 
     Examples
     --------
@@ -70,15 +73,20 @@ def straighten_job(
     """
     import dask.array as da
 
-    if isinstance(volume, np.ndarray):
+    in_memory = isinstance(volume, np.ndarray)
+    if in_memory:
         volume = da.from_array(volume, chunks=volume.shape)
     lazy, geometry = straighten(volume, path, **options)
-    out = np.empty(lazy.shape, dtype=lazy.dtype)
     n = lazy.shape[0]
-    yield Progress(0, n, "Straightening…")
-    for start, stop, block in iter_chunks(lazy):
-        out[start:stop] = block
-        yield Progress(stop, n, f"Straightened {stop}/{n} planes")
+    if in_memory:
+        out = np.empty(lazy.shape, dtype=lazy.dtype)
+        yield Progress(0, n, "Straightening…")
+        for start, stop, block in iter_chunks(lazy):
+            out[start:stop] = block
+            yield Progress(stop, n, f"Straightened {stop}/{n} planes")
+    else:
+        out = lazy
+        yield Progress(n, n, f"{n} planes, computed as they are shown")
     saved: tuple = ()
     if save_to is not None:
         state = {"done": 0, "total": n}
