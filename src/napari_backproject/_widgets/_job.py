@@ -14,13 +14,20 @@ from typing import Any
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from qtpy.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .._progress import Progress
 
 
 class JobControls(QWidget):
-    """Progress bar, status text and a Cancel button for one background job."""
+    """Progress bar and Cancel button, with a status line, for one background job."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -31,10 +38,15 @@ class JobControls(QWidget):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        layout = QHBoxLayout(self)
+        self.status.setWordWrap(True)
+        #: the row holding the progress bar and the Cancel button
+        self.row = QHBoxLayout()
+        self.row.addWidget(self.progress_bar, 1)
+        self.row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.progress_bar, 1)
-        layout.addWidget(self.cancel_button)
+        layout.addLayout(self.row)
+        layout.addWidget(self.status)
         self.worker = None
         self.last_error: BaseException | None = None
 

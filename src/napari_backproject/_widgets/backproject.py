@@ -183,7 +183,6 @@ class BackprojectWidget(QWidget):
         buttons.addWidget(self.run_button)
         layout.addLayout(buttons)
         layout.addWidget(self.job)
-        layout.addWidget(self.job.status)
         layout.addStretch(1)
         self.viewer.layers.events.inserted.connect(self.reset_choices)
         self.viewer.layers.events.removed.connect(self.reset_choices)

@@ -263,10 +263,8 @@ class ReconstructWidget(QWidget):
         layout.addWidget(self.container.native)
         layout.addWidget(self.run_button)
         layout.addWidget(self.controls)
-        layout.addWidget(self.controls.status)
-        self.preview_controls.layout().insertWidget(0, QLabel("preview", self))
+        self.preview_controls.row.insertWidget(0, QLabel("preview", self))
         layout.addWidget(self.preview_controls)
-        layout.addWidget(self.preview_controls.status)
         layout.addStretch(1)
         #: how many times the running job's result layer was updated
         self.n_updates = 0

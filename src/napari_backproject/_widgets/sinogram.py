@@ -147,7 +147,6 @@ class SinogramWidget(QWidget):
         layout.addWidget(self.container.native)
         layout.addWidget(self.run_button)
         layout.addWidget(self.controls)
-        layout.addWidget(self.controls.status)
         layout.addStretch(1)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.container.changed.connect(self._update_info)
