@@ -8,12 +8,15 @@ from pathlib import Path
 
 
 def progress_bar(
-    description: str,
+    description: str, unit: str = "slice"
 ) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A ``(done, total)`` callback drawing a tqdm bar on stderr, and a closer."""
+    """A ``(done, total)`` callback drawing a tqdm bar on stderr, and a closer.
+
+    The writers report output slices (planes along the first axis) written.
+    """
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, unit="chunk", file=sys.stderr, leave=True)
+    bar = tqdm(desc=description, unit=unit, file=sys.stderr, leave=True)
 
     def update(done: int, total: int) -> None:
         if bar.total != total:
