@@ -29,14 +29,16 @@ from ._progress import ProgressCallback, report
 from .kernels.radon import (
     CUBIC,
     LINEAR,
+    N_SLABS,
     NEAREST,
     backproject,
     backproject_serial,
     nonzero_radius,
     radon_project,
     radon_project_serial,
+    support_slabs,
 )
-from .kernels.tomo_sart import sart_angle_update, sart_angles_serial
+from .kernels.tomo_sart import hamming_windows, sart_angle_update, sart_angles_serial
 
 __all__ = [
     "radon",
@@ -287,6 +289,8 @@ def radon(
 
     center = size // 2
     support = float(nonzero_radius(work, float(center - off_r), float(center - off_c)))
+    # a polygon around the non-zero pixels: samples outside it are exact zeros
+    slabs = support_slabs(work, N_SLABS)
 
     angles = np.deg2rad(theta)
     cos_a = np.cos(angles)
@@ -303,9 +307,9 @@ def radon(
 
     out = np.empty((len(theta), size), dtype=dtype)
     if _use_threads(parallel, size * size * len(theta)):
-        radon_project(work, mats, size, off_r, off_c, support, out)
+        radon_project(work, mats, size, off_r, off_c, support, slabs, out)
     else:
-        radon_project_serial(work, mats, size, off_r, off_c, support, out)
+        radon_project_serial(work, mats, size, off_r, off_c, support, slabs, out)
     return np.ascontiguousarray(out.T)
 
 
@@ -313,7 +317,10 @@ def radon(
 # iradon (filtered back projection)
 # --------------------------------------------------------------------------
 def _filtered_projections(
-    radon_image: np.ndarray, filter_name: str | None, circle: bool
+    radon_image: np.ndarray,
+    filter_name: str | None,
+    circle: bool,
+    workers: int = _FFT_WORKERS,
 ) -> np.ndarray:
     """Filter each projection as scikit-image does; returns (angles, n_det) f8."""
     if circle:
@@ -325,9 +332,9 @@ def _filtered_projections(
     h_sym = 0.5 * (fourier_filter + np.roll(fourier_filter[::-1], 1))
     h_half = h_sym[: padded // 2 + 1]
     proj = np.ascontiguousarray(radon_image.T)
-    spec = sfft.rfft(proj, n=padded, axis=1, workers=_FFT_WORKERS)
+    spec = sfft.rfft(proj, n=padded, axis=1, workers=workers)
     spec = spec * h_half  # complex128, as scikit-image multiplies by a float64 filter
-    filtered = sfft.irfft(spec, n=padded, axis=1, workers=_FFT_WORKERS)
+    filtered = sfft.irfft(spec, n=padded, axis=1, workers=workers)
     return np.ascontiguousarray(filtered[:, :img_shape])
 
 
@@ -419,7 +426,11 @@ def iradon(
             output_size = int(np.floor(np.sqrt((img_shape) ** 2 / 2.0)))
     output_size = _check_output_size(output_size)
 
-    filtered = _filtered_projections(radon_image, filter_name, circle)
+    threads = _use_threads(parallel, output_size * output_size * angles_count)
+    # one FFT worker on the serial path (stacks run slices side by side)
+    filtered = _filtered_projections(
+        radon_image, filter_name, circle, _FFT_WORKERS if threads else 1
+    )
     n_det = filtered.shape[1]
 
     angles = np.deg2rad(theta)
@@ -452,7 +463,7 @@ def iradon(
         table = np.ascontiguousarray(spline.c.transpose(2, 1, 0)).reshape(
             filtered.shape[0], -1
         )
-    if _use_threads(parallel, output_size * output_size * angles_count):
+    if threads:
         backproject(
             kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
         )
@@ -563,6 +574,7 @@ class _SartSetup:
         self.clip = clip
         self.relaxation = dtype.type(relaxation)
         self.order = np.fromiter(order_angles_golden_ratio(theta), dtype=np.int64)
+        self.windows = hamming_windows(shape[0], dtype.type(0))
         # one thread synchronisation per angle makes threads a loss on few
         # cores (measured 4x slower at 512 x 512 on the 2-core dev VM)
         self.parallel = bool(parallel)
@@ -592,6 +604,7 @@ class _SartSetup:
                     lo,
                     hi,
                     do_clip,
+                    self.windows,
                 )
                 if step % _SART_REPORT_EVERY == _SART_REPORT_EVERY - 1 or step == n - 1:
                     report(progress, done + step + 1, total)
@@ -608,6 +621,7 @@ class _SartSetup:
                 lo,
                 hi,
                 do_clip,
+                self.windows,
             )
             report(progress, done + stop, total)
 

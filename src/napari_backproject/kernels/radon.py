@@ -23,6 +23,8 @@ import numpy as np
 
 __all__ = [
     "nonzero_radius",
+    "support_slabs",
+    "N_SLABS",
     "radon_project",
     "radon_project_serial",
     "backproject",
@@ -58,6 +60,66 @@ def nonzero_radius(image, center_r, center_c):
     if best < 0:
         return -1.0
     return math.sqrt(best)
+
+
+N_SLABS = 8  # directions of the polygon that bounds the non-zero pixels
+
+
+@numba.njit(cache=True, nogil=True)
+def support_slabs(image, n_dirs):
+    """Slabs ``lo <= nr*r + nc*c <= hi`` that hold every non-zero sample.
+
+    For ``n_dirs`` directions ``(nr, nc) = (cos, sin)`` of ``m * pi / n_dirs``
+    the rows are ``(nr, nc, lo, hi)``: the extremes of ``nr*i + nc*j`` over
+    the non-zero pixels ``(i, j)``, widened by ``|nr| + |nc|`` so that a
+    bilinear sample at ``(r, c)`` whose four neighbours are all zero-valued
+    outside the polygon is itself outside. Together the slabs bound a convex
+    polygon around the support; samples outside it are exactly zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((5, 5)); img[2, 3] = 1.0
+    >>> s = support_slabs(img, 2)
+    >>> s[0].tolist()  # rows: 2 +- 1.5
+    [1.0, 0.0, 0.5, 3.5]
+    """
+    rows, cols = image.shape
+    first = np.full(rows, -1, dtype=np.int64)
+    last = np.full(rows, -1, dtype=np.int64)
+    for i in range(rows):
+        for j in range(cols):
+            if image[i, j] != 0:
+                if first[i] < 0:
+                    first[i] = j
+                last[i] = j
+    out = np.zeros((n_dirs, 4), dtype=np.float64)
+    for m in range(n_dirs):
+        ang = m * math.pi / n_dirs
+        nr = math.cos(ang)
+        nc = math.sin(ang)
+        if abs(nr) < 1e-15:
+            nr = 0.0
+        if abs(nc) < 1e-15:
+            nc = 0.0
+        lo = math.inf
+        hi = -math.inf
+        for i in range(rows):
+            if first[i] < 0:
+                continue
+            for j in (first[i], last[i]):
+                q = nr * i + nc * j
+                if q < lo:
+                    lo = q
+                if q > hi:
+                    hi = q
+        # + 0.5: room for rounding in the callers' line arithmetic
+        widen = abs(nr) + abs(nc) + 0.5
+        out[m, 0] = nr
+        out[m, 1] = nc
+        out[m, 2] = lo - widen
+        out[m, 3] = hi + widen
+    return out
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -97,7 +159,7 @@ def _padded_copies(image, pad):
 
 
 @numba.njit(cache=True, parallel=True)
-def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
+def radon_project(image, matrices, size, off_r, off_c, support_radius, slabs, out):
     """Sum bilinear samples of a rotated image along rows (skimage ``radon``).
 
     Parameters
@@ -117,6 +179,10 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
         centre ``size // 2`` (padded coordinates); -1 for an empty image.
         Samples farther than ``support_radius + 1.5`` are skipped (they are
         exactly zero).
+    slabs : (m, 4) float64 array
+        :func:`support_slabs` of ``image``: samples outside this polygon
+        around the non-zero pixels are skipped too (also exact zeros, so the
+        sums are unchanged).
     out : (n_angles, size) array
         Receives the projections, one row per angle.
 
@@ -135,7 +201,7 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
     >>> img = np.ones((3, 3))
     >>> m = np.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
     >>> out = np.zeros((1, 3))
-    >>> radon_project(img, m, 3, 0, 0, 1.5, out)
+    >>> radon_project(img, m, 3, 0, 0, 1.5, support_slabs(img, 4), out)
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
@@ -152,20 +218,24 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, out):
             off_r,
             off_c,
             support_radius,
+            slabs,
             out[a],
         )
 
 
 @numba.njit(cache=True, nogil=True)
-def radon_project_serial(image, matrices, size, off_r, off_c, support_radius, out):
+def radon_project_serial(
+    image, matrices, size, off_r, off_c, support_radius, slabs, out
+):
     """:func:`radon_project` on the calling thread only (same numbers).
 
     Examples
     --------
     >>> import numpy as np
     >>> out = np.zeros((1, 3))
-    >>> radon_project_serial(np.ones((3, 3)), np.array([[1.0, 0, 0, 0, 1.0, 0]]),
-    ...                      3, 0, 0, 1.5, out)
+    >>> img = np.ones((3, 3))
+    >>> radon_project_serial(img, np.array([[1.0, 0, 0, 0, 1.0, 0]]),
+    ...                      3, 0, 0, 1.5, support_slabs(img, 4), out)
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
@@ -182,13 +252,25 @@ def radon_project_serial(image, matrices, size, off_r, off_c, support_radius, ou
             off_r,
             off_c,
             support_radius,
+            slabs,
             out[a],
         )
 
 
 @numba.njit(cache=True, nogil=True)
 def _radon_angle(
-    flat, flat_t, pad, rows, cols, mat, size, off_r, off_c, support_radius, out_row
+    flat,
+    flat_t,
+    pad,
+    rows,
+    cols,
+    mat,
+    size,
+    off_r,
+    off_c,
+    support_radius,
+    slabs,
+    out_row,
 ):
     """One projection of :func:`radon_project` (see its notes)."""
     pw = cols + 2 * pad
@@ -206,6 +288,18 @@ def _radon_angle(
     h4 = mat[4]
     h5 = mat[5]
     along_rows = abs(h0) >= abs(h3)
+    # the support polygon along this angle's lines: nr*r + nc*c at sample
+    # (k, d) is sl_a + sl_b * k + sl_v * d
+    n_sl = slabs.shape[0]
+    sl_a = np.empty(n_sl)
+    sl_b = np.empty(n_sl)
+    sl_v = np.empty(n_sl)
+    for m in range(n_sl):
+        nr = slabs[m, 0]
+        nc = slabs[m, 1]
+        sl_a[m] = nr * (h5 - off_r) + nc * (h2 - off_c)
+        sl_b[m] = nr * h4 + nc * h1
+        sl_v[m] = nr * h3 + nc * h0
     if support_radius >= 0:
         for k in range(size):
             kk = k - center
@@ -221,6 +315,12 @@ def _radon_angle(
             # zero border), elsewhere the sample is exactly 0
             d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
             d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
+            for m in range(n_sl):
+                if d1 <= d0:
+                    break
+                d0, d1 = _line_range(
+                    sl_a[m] + sl_b[m] * k, sl_v[m], slabs[m, 2], slabs[m, 3], d0, d1
+                )
             if d0 < 0:
                 d0 = 0
             if d1 > size:
@@ -310,6 +410,21 @@ def _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out_ro
     half = n_det // 2
     lo = -half
     hi = n_det - 1 - half
+    if kind == LINEAR:
+        # every t of this row inside the detector (with a margin of 1 for
+        # rounding)? then no bounds checks: one fused loop per angle
+        ym = max(abs(j0 - radius), abs(j1 - 1 - radius))
+        if math.sqrt(xpr * xpr + ym * ym) + 1.0 <= min(half, hi):
+            for a in range(cos_a.shape[0]):
+                c = cos_a[a]
+                xs = xpr * sin_a[a]
+                tab = table[a]
+                for j in range(j0, j1):
+                    t = (j - radius) * c - xs
+                    ft = math.floor(t)
+                    q = 2 * (int(ft) + half)
+                    out_row[j] = out_row[j] + (tab[q + 1] * (t - ft) + tab[q])
+            return
     ks = np.empty(size, dtype=np.int64)
     fr = np.empty(size, dtype=np.float64)
     for a in range(cos_a.shape[0]):

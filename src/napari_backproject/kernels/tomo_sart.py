@@ -20,7 +20,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-__all__ = ["sart_angle_update", "sart_angles_serial"]
+__all__ = ["sart_angle_update", "sart_angles_serial", "hamming_windows"]
 
 _HAMMING_BETA = 0.46164
 _BLOCK = 8  # rays per scatter block; rays >= 3 apart never share a pixel
@@ -67,12 +67,61 @@ def _ray_setup(n, theta_rad, ray_position, proto):
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_update(image, update, theta_rad, ray_position, projected, proto, bidx, bw):
+def _fill_window(win, ns, proto):
+    """Hamming window of a ray with ``ns`` steps, as scikit-image computes it."""
+    beta = _like(_HAMMING_BETA, proto)
+    one_minus_beta = _like(1 - beta, proto)
+    step = 2 * math.pi / (ns - 1)
+    for k in range(ns + 1):
+        win[k] = np.float64(_like(one_minus_beta - beta * math.cos(step * k), proto))
+
+
+@numba.njit(cache=True, nogil=True)
+def hamming_windows(n, proto):
+    """Hamming windows of every ray length of an ``(n, n)`` SART image.
+
+    A ray with ``ns`` steps (``ns`` even) uses the ``ns + 1`` values from
+    offset ``(ns // 2) ** 2``. ``proto`` (a scalar of the image dtype) sets
+    the rounding, as in the update kernels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = hamming_windows(8, 0.0)
+    >>> [round(float(v), 5) for v in w[4:9]]  # ns = 4
+    [0.07672, 0.76918, 0.76918, 0.07672, 0.76918]
+    """
+    h_max = 2 * (n // 2) + 2
+    out = np.zeros((h_max + 1) * (h_max + 1))
+    for h in range(1, h_max + 1):
+        ns = 2 * h
+        if h * h + ns < out.shape[0]:
+            _fill_window(out[h * h : h * h + ns + 1], ns, proto)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_update(
+    image,
+    update,
+    theta_rad,
+    ray_position,
+    projected,
+    proto,
+    windows,
+    bidx,
+    bw,
+    bi,
+    bj,
+    bdi,
+    bdj,
+):
     """Ray sum, deviation and scatter of the update for one ray.
 
-    The first pass keeps each sample's pixel index and its four bilinear
-    weights (unrounded, float64) in the scratch buffers ``bidx`` and ``bw``
-    (length >= 2 * M + 2); the second pass scatters
+    A vectorised pass puts each sample's pixel and fractions in ``bi``,
+    ``bj``, ``bdi``, ``bdj``; the next keeps the pixel index and the four
+    bilinear weights (unrounded, float64) in the scratch buffers ``bidx``
+    and ``bw`` (all of length >= 2 * M + 2); the second pass scatters
     ``deviation * weight * hamming`` with them. (scikit-image multiplies the
     same five factors in a different order: results differ by rounding only.)
     """
@@ -82,6 +131,7 @@ def _ray_update(image, update, theta_rad, ray_position, projected, proto, bidx, 
         return
     ray_sum = _like(0.0, proto)
     weight_norm = _like(0.0, proto)
+    # pass 1a (vectorised): sample positions -> pixel and fractions
     for k in range(ns + 1):
         kk = _like(k, proto)
         x = _like(x0 + kk * dx, proto)
@@ -90,10 +140,16 @@ def _ray_update(image, update, theta_rad, ray_position, projected, proto, bidx, 
         index_j = _like(y + center, proto)
         fi = math.floor(np.float64(index_i))
         fj = math.floor(np.float64(index_j))
-        i = int(fi)
-        j = int(fj)
-        di = _like(index_i - fi, proto)
-        dj = _like(index_j - fj, proto)
+        bi[k] = int(fi)
+        bj[k] = int(fj)
+        bdi[k] = _like(index_i - fi, proto)  # exact in float64
+        bdj[k] = _like(index_j - fj, proto)
+    # pass 1b: weights, gather, ray sum
+    for k in range(ns + 1):
+        i = bi[k]
+        j = bj[k]
+        di = _like(bdi[k], proto)
+        dj = _like(bdj[k], proto)
         # weights of the four neighbours; zero where scikit-image skips one
         w00 = (1.0 - di) * (1.0 - dj) * ds if (i > 0 and j > 0) else 0.0
         w01 = (1.0 - di) * dj * ds if (i > 0 and j < n1 - 1) else 0.0
@@ -124,20 +180,15 @@ def _ray_update(image, update, theta_rad, ray_position, projected, proto, bidx, 
     else:
         return
 
-    beta = _like(_HAMMING_BETA, proto)
-    one_minus_beta = _like(1 - beta, proto)
-    # cos(2*pi*k/(ns-1)) by a rotation recurrence, re-anchored every 128 steps
-    step = 2 * math.pi / (ns - 1)
-    cs = math.cos(step)
-    sn = math.sin(step)
-    ck = 1.0
-    sk = 0.0
     flat = update.ravel()
+    h = ns // 2
+    if h * h + ns < windows.shape[0]:
+        win = windows[h * h : h * h + ns + 1]
+    else:  # not in the table (cannot happen for rays inside the image)
+        win = np.empty(ns + 1)
+        _fill_window(win, ns, proto)
     for k in range(ns + 1):
-        if k & 127 == 0:
-            ck = math.cos(step * k)
-            sk = math.sin(step * k)
-        hamming = _like(one_minus_beta - beta * ck, proto)
+        hamming = win[k]
         amp = deviation * np.float64(hamming)
         p = bidx[k]
         # a zero weight is a neighbour outside the image: never touch it
@@ -149,19 +200,34 @@ def _ray_update(image, update, theta_rad, ray_position, projected, proto, bidx, 
             flat[p + n1] = flat[p + n1] + amp * bw[k, 2]
         if bw[k, 3] != 0.0:
             flat[p + n1 + 1] = flat[p + n1 + 1] + amp * bw[k, 3]
-        nck = ck * cs - sk * sn
-        sk = sk * cs + ck * sn
-        ck = nck
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_block(image, update, theta_rad, projection, shift, proto, r0, r1):
+def _ray_block(image, update, theta_rad, projection, shift, proto, windows, r0, r1):
     m = 2 * image.shape[0] + 4
     bidx = np.empty(m, dtype=np.int64)
     bw = np.empty((m, 4), dtype=np.float64)
+    bi = np.empty(m, dtype=np.int64)
+    bj = np.empty(m, dtype=np.int64)
+    bdi = np.empty(m, dtype=np.float64)
+    bdj = np.empty(m, dtype=np.float64)
     for r in range(r0, r1):
         pos = _like(_like(r, proto) + shift, proto)
-        _ray_update(image, update, theta_rad, pos, projection[r], proto, bidx, bw)
+        _ray_update(
+            image,
+            update,
+            theta_rad,
+            pos,
+            projection[r],
+            proto,
+            windows,
+            bidx,
+            bw,
+            bi,
+            bj,
+            bdi,
+            bdj,
+        )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -180,7 +246,7 @@ def _apply_update(image, update, relaxation, lo, hi, do_clip, i):
 
 @numba.njit(cache=True, parallel=True)
 def sart_angle_update(
-    image, update, theta_deg, projection, shift, relaxation, lo, hi, do_clip
+    image, update, theta_deg, projection, shift, relaxation, lo, hi, do_clip, windows
 ):
     """Apply one SART projection update in place (scikit-image semantics).
 
@@ -202,12 +268,15 @@ def sart_angle_update(
         Clip range, used when ``do_clip``.
     do_clip : bool
         Clip the whole image to ``[lo, hi]`` after the update.
+    windows : 1-D float64 array
+        ``hamming_windows(M, projection[0])``.
 
     Examples
     --------
     >>> import numpy as np
     >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
-    >>> sart_angle_update(img, upd, 0.0, np.ones(8), 0.0, 0.15, 0.0, 0.0, False)
+    >>> w = hamming_windows(8, 0.0)
+    >>> sart_angle_update(img, upd, 0.0, np.ones(8), 0.0, 0.15, 0.0, 0.0, False, w)
     >>> bool(img.sum() > 0)
     True
     """
@@ -221,14 +290,16 @@ def sart_angle_update(
             blk = 2 * b + parity
             r0 = blk * _BLOCK
             r1 = min(n_rays, r0 + _BLOCK)
-            _ray_block(image, update, theta_rad, projection, shift, proto, r0, r1)
+            _ray_block(
+                image, update, theta_rad, projection, shift, proto, windows, r0, r1
+            )
     for i in numba.prange(image.shape[0]):
         _apply_update(image, update, relaxation, lo, hi, do_clip, i)
 
 
 @numba.njit(cache=True, nogil=True)
 def sart_angles_serial(
-    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip
+    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
 ):
     """Apply SART updates for several angles in order, on one thread.
 
@@ -244,7 +315,7 @@ def sart_angles_serial(
         The matching sinogram columns.
     shifts : (A,) array (image dtype)
         The matching projection shifts.
-    image, update, relaxation, lo, hi, do_clip
+    image, update, relaxation, lo, hi, do_clip, windows
         As in :func:`sart_angle_update`.
 
     Examples
@@ -252,7 +323,7 @@ def sart_angles_serial(
     >>> import numpy as np
     >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
     >>> sart_angles_serial(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1),
-    ...                    0.15, 0.0, 0.0, False)
+    ...                    0.15, 0.0, 0.0, False, hamming_windows(8, 0.0))
     >>> bool(img.sum() > 0)
     True
     """
@@ -261,6 +332,8 @@ def sart_angles_serial(
         projection = projections[a]
         proto = projection[0]
         theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
-        _ray_block(image, update, theta_rad, projection, shifts[a], proto, 0, n_rays)
+        _ray_block(
+            image, update, theta_rad, projection, shifts[a], proto, windows, 0, n_rays
+        )
         for i in range(image.shape[0]):
             _apply_update(image, update, relaxation, lo, hi, do_clip, i)
