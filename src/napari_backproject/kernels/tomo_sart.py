@@ -144,8 +144,40 @@ def _ray_update(
         bj[k] = int(fj)
         bdi[k] = _like(index_i - fi, proto)  # exact in float64
         bdj[k] = _like(index_j - fj, proto)
+    # all four neighbours of every sample inside the image (and not on the
+    # first row/column, which scikit-image skips)? the samples lie on a
+    # segment, so checking both ends is enough; then no branches below
+    interior = (
+        min(bi[0], bi[ns]) > 0
+        and max(bi[0], bi[ns]) < n0 - 1
+        and min(bj[0], bj[ns]) > 0
+        and max(bj[0], bj[ns]) < n1 - 1
+    )
+    if interior:
+        for k in range(ns + 1):
+            i = bi[k]
+            j = bj[k]
+            di = _like(bdi[k], proto)
+            dj = _like(bdj[k], proto)
+            w00 = (1.0 - di) * (1.0 - dj) * ds
+            w01 = (1.0 - di) * dj * ds
+            w10 = di * (1.0 - dj) * ds
+            w11 = di * dj * ds
+            bidx[k] = i * n1 + j
+            bw[k, 0] = w00
+            bw[k, 1] = w01
+            bw[k, 2] = w10
+            bw[k, 3] = w11
+            v00 = _like(w00, proto)
+            v01 = _like(w01, proto)
+            v10 = _like(w10, proto)
+            v11 = _like(w11, proto)
+            ray_sum += (v00 * image[i, j] + v01 * image[i, j + 1]) + (
+                v10 * image[i + 1, j] + v11 * image[i + 1, j + 1]
+            )
+            weight_norm += (v00 * v00 + v01 * v01) + (v10 * v10 + v11 * v11)
     # pass 1b: weights, gather, ray sum
-    for k in range(ns + 1):
+    for k in range(0 if not interior else ns + 1, ns + 1):
         i = bi[k]
         j = bj[k]
         di = _like(bdi[k], proto)
@@ -187,6 +219,15 @@ def _ray_update(
     else:  # not in the table (cannot happen for rays inside the image)
         win = np.empty(ns + 1)
         _fill_window(win, ns, proto)
+    if interior:
+        for k in range(ns + 1):
+            amp = deviation * np.float64(win[k])
+            p = bidx[k]
+            flat[p] = flat[p] + amp * bw[k, 0]
+            flat[p + 1] = flat[p + 1] + amp * bw[k, 1]
+            flat[p + n1] = flat[p + n1] + amp * bw[k, 2]
+            flat[p + n1 + 1] = flat[p + n1 + 1] + amp * bw[k, 3]
+        return
     for k in range(ns + 1):
         hamming = win[k]
         amp = deviation * np.float64(hamming)
