@@ -30,6 +30,7 @@ __all__ = [
     "backproject",
     "backproject_serial",
     "LINEAR",
+    "LINEAR_PAIRS",
     "NEAREST",
     "CUBIC",
 ]
@@ -397,6 +398,10 @@ def _row_span(i, radius, size, circle):
 LINEAR = 0
 NEAREST = 1
 CUBIC = 2
+# LINEAR, adding the values of two successive angles before accumulating:
+# one read-modify-write of the output per two updates (rounding differs from
+# angle-by-angle accumulation at 1e-16 relative: for float64 output only)
+LINEAR_PAIRS = 3
 
 
 @numba.njit(cache=True, nogil=True)
@@ -410,12 +415,37 @@ def _backproject_row(kind, table, cos_a, sin_a, n_det, i, radius, circle, out_ro
     half = n_det // 2
     lo = -half
     hi = n_det - 1 - half
+    paired = kind == LINEAR_PAIRS
+    if paired:
+        kind = LINEAR
     if kind == LINEAR:
         # every t of this row inside the detector (with a margin of 1 for
         # rounding)? then no bounds checks: one fused loop per angle
         ym = max(abs(j0 - radius), abs(j1 - 1 - radius))
         if math.sqrt(xpr * xpr + ym * ym) + 1.0 <= min(half, hi):
-            for a in range(cos_a.shape[0]):
+            n_a = cos_a.shape[0]
+            a0 = 0
+            if paired:
+                # two angles per pass, their values summed before the add
+                a0 = n_a - n_a % 2
+                for a in range(0, a0, 2):
+                    c = cos_a[a]
+                    xs = xpr * sin_a[a]
+                    tab = table[a]
+                    c2 = cos_a[a + 1]
+                    xs2 = xpr * sin_a[a + 1]
+                    tab2 = table[a + 1]
+                    for j in range(j0, j1):
+                        t = (j - radius) * c - xs
+                        ft = math.floor(t)
+                        q = 2 * (int(ft) + half)
+                        t2 = (j - radius) * c2 - xs2
+                        ft2 = math.floor(t2)
+                        q2 = 2 * (int(ft2) + half)
+                        v = tab[q + 1] * (t - ft) + tab[q]
+                        v2 = tab2[q2 + 1] * (t2 - ft2) + tab2[q2]
+                        out_row[j] = out_row[j] + (v + v2)
+            for a in range(a0, n_a):
                 c = cos_a[a]
                 xs = xpr * sin_a[a]
                 tab = table[a]
@@ -493,9 +523,11 @@ def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out):
     ----------
     kind : int
         ``LINEAR`` (``np.interp``), ``NEAREST`` (``interp1d(kind='nearest')``)
-        or ``CUBIC`` (piecewise cubic, e.g. a not-a-knot spline).
+        or ``CUBIC`` (piecewise cubic, e.g. a not-a-knot spline);
+        ``LINEAR_PAIRS``: ``LINEAR`` with two angles summed per accumulation
+        (faster; for float64 ``out``).
     table : (n_angles, m) C-contiguous float64 array
-        ``LINEAR``: ``m = 2 * n_det``: pairs ``(f[k], f[k+1] - f[k])`` of
+        ``LINEAR``, ``LINEAR_PAIRS``: ``m = 2 * n_det``: pairs ``(f[k], f[k+1] - f[k])`` of
         the filtered projection and its slope (``np.interp``'s), with
         ``f[n_det] = 0`` (``t`` at the last detector then reads
         ``-f[n-1] * 0 + f[n-1]``). ``NEAREST``: ``m = n_det``.
