@@ -237,8 +237,14 @@ def _compute_slab(
     slab: Any,
     idx: np.ndarray,
     out: np.ndarray | None = None,
+    nzbox: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Compute output planes z0:z1 from the loaded straightened slices ``idx``."""
+    """Compute output planes z0:z1 from the loaded straightened slices ``idx``.
+
+    ``nzbox``: the non-zero pixel bounds of every straightened slice
+    (:func:`~napari_backproject.kernels.backproject_pull.nonzero_boxes`), if
+    already known; otherwise they are computed from the slab.
+    """
     _, ny, nx = plan.shape
     if out is None:
         out = np.zeros((z1 - z0, ny, nx), dtype=plan.work_dtype)
@@ -253,9 +259,9 @@ def _compute_slab(
         if plan.method == "pull":
             import numba
 
-            from .kernels.backproject_pull import pull_block
+            from .kernels.backproject_pull import nonzero_boxes, pull_block
 
-            best = np.full(out.shape, np.inf, dtype=np.float32)
+            best = np.empty(out.shape, dtype=np.float32)  # set by the kernel
             pull_block(
                 out,
                 best,
@@ -278,6 +284,7 @@ def _compute_slab(
                 plan.newton,
                 plan.closed,
                 4 * numba.get_num_threads(),
+                nonzero_boxes(data) if nzbox is None else nzbox[idx],
             )
         else:
             from .kernels.backproject_splat import splat_block
@@ -452,12 +459,18 @@ def backproject(
         return _backproject_lazy(plan, straightened, ranges), plan.offset
 
     out = np.zeros(plan.shape, dtype=plan.work_dtype)
+    nzbox = None
+    if plan.method == "pull" and isinstance(straightened, np.ndarray):
+        # non-zero bounds of every slice, once (slabs share slices)
+        from .kernels.backproject_pull import nonzero_boxes
+
+        nzbox = nonzero_boxes(_prepare(plan, straightened))
     for z0, z1 in ranges:
         idx = plan.slices(z0, z1)
         slab = _read(straightened, idx) if idx.size else None
         if _is_dask(slab):
             slab = slab.compute()
-        _compute_slab(plan, z0, z1, slab, idx, out=out[z0:z1])
+        _compute_slab(plan, z0, z1, slab, idx, out=out[z0:z1], nzbox=nzbox)
         report(progress, z1, nz)
     return _cast(out, plan.out_dtype), plan.offset
 

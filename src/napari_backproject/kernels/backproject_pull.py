@@ -101,28 +101,68 @@ def segment_bounds(
     closed = bool(closed) and n >= 2
     ids = np.arange(0 if closed else -1, n, dtype=np.int64)
     m = ids.size
-    boxes = np.empty((m, 6), dtype=np.int64)
-    proj = np.empty((m, 4), dtype=np.float64)
     eps = 1e-7
-    for k in range(m):
-        sid = ids[k]
-        if not closed and (sid == -1 or sid == n - 1):
-            i = 0 if sid == -1 else n - 1
+    # first plane i of every id and the 8 points bounding what it can claim
+    first = np.clip(ids, 0, n - 1)
+    pts = np.concatenate([corners[first], corners[(first + 1) % n]], axis=1)
+    proj = np.empty((m, 4), dtype=np.float64)
+    if not closed:  # caps: the end plane shifted by -/+ half a spacing
+        for k, i in ((0, 0), (m - 1, n - 1)):
             off = tangents[i] * (spacing / 2.0)
-            pts = np.concatenate([corners[i] - off, corners[i] + off])
-            proj[k] = (-au, au, -av, av)
-        else:
-            i = sid
-            pts = np.concatenate([corners[i], corners[(i + 1) % n]])
-            rel = pts - centers[i]
-            a = rel @ e_u[i]
-            b = rel @ e_v[i]
-            proj[k] = (a.min() - eps, a.max() + eps, b.min() - eps, b.max() + eps)
-        vox = (pts - translate) / scale
-        lo = np.ceil(vox.min(axis=0) - eps).astype(np.int64)
-        hi = np.floor(vox.max(axis=0) + eps).astype(np.int64)
-        boxes[k] = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+            pts[k] = np.concatenate([corners[i] - off, corners[i] + off])
+    rel = pts - centers[first][:, None, :]
+    a = np.matmul(rel, e_u[first][:, :, None])[..., 0]
+    b = np.matmul(rel, e_v[first][:, :, None])[..., 0]
+    proj[:, 0] = a.min(axis=1) - eps
+    proj[:, 1] = a.max(axis=1) + eps
+    proj[:, 2] = b.min(axis=1) - eps
+    proj[:, 3] = b.max(axis=1) + eps
+    if not closed:
+        proj[0] = proj[m - 1] = (-au, au, -av, av)
+    vox = (pts - translate) / scale
+    lo = np.ceil(vox.min(axis=1) - eps).astype(np.int64)
+    hi = np.floor(vox.max(axis=1) + eps).astype(np.int64)
+    boxes = np.empty((m, 6), dtype=np.int64)
+    boxes[:, 0::2] = lo
+    boxes[:, 1::2] = hi
     return ids, boxes, proj
+
+
+@numba.njit(cache=True)
+def nonzero_boxes(data):
+    """Inclusive non-zero pixel bounds ``v0, v1, u0, u1`` of each slice.
+
+    Returns (k, 4) int64; an all-zero slice gets ``1, 0, 1, 0`` (``v0 > v1``).
+    """
+    k, h, w = data.shape
+    box = np.empty((k, 4), dtype=np.int64)
+    for s in range(k):
+        v0 = h
+        v1 = -1
+        u0 = w
+        u1 = -1
+        for v in range(h):
+            first = -1
+            for u in range(w):
+                if data[s, v, u] != 0:
+                    first = u
+                    break
+            if first < 0:
+                continue
+            last = first
+            for u in range(w - 1, first, -1):
+                if data[s, v, u] != 0:
+                    last = u
+                    break
+            v0 = min(v0, v)
+            v1 = v
+            u0 = min(u0, first)
+            u1 = max(u1, last)
+        if v1 < 0:
+            box[s, 0], box[s, 1], box[s, 2], box[s, 3] = 1, 0, 1, 0
+        else:
+            box[s, 0], box[s, 1], box[s, 2], box[s, 3] = v0, v1, u0, u1
+    return box
 
 
 @numba.njit(cache=True, inline="always")
@@ -355,6 +395,242 @@ def _sample(
         out[kz, ky, kx] = labels[best]
 
 
+@numba.njit(cache=True)
+def need_bounds(
+    centers,
+    tangents,
+    e_u,
+    e_v,
+    width,
+    height,
+    spacing,
+    ids,
+    boxes,
+    proj,
+    scale,
+    translate,
+    lut,
+    nzbox,
+    closed,
+):
+    """Where each segment's claims can sample a non-zero value.
+
+    ``nzbox`` (k, 4) holds the inclusive non-zero pixel bounds ``v0, v1, u0,
+    u1`` of every loaded slice (``v0 > v1``: all zero). A sample at ``(s, v,
+    u)`` reads only pixels within one pixel of ``(v, u)`` in the two
+    bracketing slices, so a claim of segment ``i`` can be non-zero only when
+    its in-plane position lies in the union ``B`` of the two slices' boxes
+    grown by one pixel. The solved position satisfies ``q - t dc = a e_u(t) +
+    b e_v(t) + h n(t)`` (``n`` the unit plane normal at ``t``, ``|h| <=
+    |q - t dc|``), so ``q . e_u,i`` lies within the projections of the 8
+    corners ``c(t) + a e_u(t) + b e_v(t)`` (``t`` in {0, 1}, ``(a, b)`` the
+    corners of ``B``) widened by ``max |h| * max |n(t) . e_u,i|``; likewise for
+    ``e_v,i``. Caps project exactly (``t = 0``, no widening).
+
+    Returns ``(m, 11)``: ``flag, lo_a, hi_a, lo_b, hi_b, z0, z1, y0, y1, x0,
+    x1`` with flag 0: no claim can be non-zero; 1: only within the bounds; 2:
+    no restriction. ``z0 .. x1`` are inclusive voxel bounds of the restricted
+    region (the box spanned by the ``a``, ``b`` bounds and the range of
+    ``d_i`` allowed by ``d_{i+1} < 0``), within the segment's box.
+    """
+    n = centers.shape[0]
+    m = ids.shape[0]
+    res = np.empty((m, 11))
+    au = width * spacing / 2.0
+    av = height * spacing / 2.0
+    cu = (width - 1) / 2.0
+    cv = (height - 1) / 2.0
+    eps = 1e-6
+    for k in range(m):
+        sid = ids[k]
+        res[k, 0] = 2.0
+        res[k, 1] = proj[k, 0]
+        res[k, 2] = proj[k, 1]
+        res[k, 3] = proj[k, 2]
+        res[k, 4] = proj[k, 3]
+        if sid < 0:
+            i = 0
+        elif sid >= n - 1:
+            i = n - 1
+        else:
+            i = sid
+        is_seg = (0 <= sid < n - 1) or closed
+        nx_ = (i + 1) % n
+        li = lut[i]
+        ln = lut[nx_] if is_seg else li
+        if li < 0 or ln < 0:
+            continue
+        v0 = min(nzbox[li, 0], nzbox[ln, 0])
+        v1 = max(nzbox[li, 1], nzbox[ln, 1])
+        u0 = min(nzbox[li, 2], nzbox[ln, 2])
+        u1 = max(nzbox[li, 3], nzbox[ln, 3])
+        if nzbox[li, 0] > nzbox[li, 1]:  # slice i all zero
+            v0, v1, u0, u1 = nzbox[ln, 0], nzbox[ln, 1], nzbox[ln, 2], nzbox[ln, 3]
+        elif nzbox[ln, 0] > nzbox[ln, 1]:
+            v0, v1, u0, u1 = nzbox[li, 0], nzbox[li, 1], nzbox[li, 2], nzbox[li, 3]
+        if v0 > v1:
+            res[k, 0] = 0.0
+            continue
+        a0 = max((u0 - 1 - cu) * spacing, -au) - eps
+        a1 = min((u1 + 1 - cu) * spacing, au) + eps
+        b0 = max((v0 - 1 - cv) * spacing, -av) - eps
+        b1 = min((v1 + 1 - cv) * spacing, av) + eps
+        if not is_seg:
+            res[k, 0] = 1.0
+            res[k, 1] = max(a0, proj[k, 0])
+            res[k, 2] = min(a1, proj[k, 1])
+            res[k, 3] = max(b0, proj[k, 2])
+            res[k, 4] = min(b1, proj[k, 3])
+            continue
+        # normal N(t) = N0 + t N1 + t^2 N2 of the interpolated frame
+        eu = e_u[i]
+        ev = e_v[i]
+        du = e_u[nx_] - eu
+        dv = e_v[nx_] - ev
+        N0 = np.cross(eu, ev)
+        N1 = np.cross(eu, dv) + np.cross(du, ev)
+        N2 = np.cross(du, dv)
+        den = (
+            np.sqrt(np.sum(N0 * N0))
+            - np.sqrt(np.sum(N1 * N1))
+            - np.sqrt(np.sum(N2 * N2))
+        )
+        if den < 0.5:
+            continue
+        su = (abs(np.sum(N0 * eu)) + abs(np.sum(N1 * eu)) + abs(np.sum(N2 * eu))) / den
+        sv = (abs(np.sum(N0 * ev)) + abs(np.sum(N1 * ev)) + abs(np.sum(N2 * ev))) / den
+        # |h| <= |q - t dc| <= max over the voxel box corners of the
+        # distances to c_i and c_{i+1}
+        hmax = 0.0
+        for cz in range(2):
+            for cy in range(2):
+                for cx in range(2):
+                    w0 = boxes[k, cz] * scale[0] + translate[0]
+                    w1 = boxes[k, 2 + cy] * scale[1] + translate[1]
+                    w2 = boxes[k, 4 + cx] * scale[2] + translate[2]
+                    for j in (i, nx_):
+                        d2 = (
+                            (w0 - centers[j, 0]) ** 2
+                            + (w1 - centers[j, 1]) ** 2
+                            + (w2 - centers[j, 2]) ** 2
+                        )
+                        hmax = max(hmax, np.sqrt(d2))
+        lo_a = 1e300
+        hi_a = -1e300
+        lo_b = 1e300
+        hi_b = -1e300
+        for j in (i, nx_):
+            for ca in range(2):
+                a = a1 if ca else a0
+                for cb in range(2):
+                    b = b1 if cb else b0
+                    pa = 0.0
+                    pb = 0.0
+                    for d in range(3):
+                        r = (
+                            centers[j, d]
+                            - centers[i, d]
+                            + a * e_u[j, d]
+                            + b * e_v[j, d]
+                        )
+                        pa += r * eu[d]
+                        pb += r * ev[d]
+                    lo_a = min(lo_a, pa)
+                    hi_a = max(hi_a, pa)
+                    lo_b = min(lo_b, pb)
+                    hi_b = max(hi_b, pb)
+        mu = hmax * su * 1.001 + eps
+        mv = hmax * sv * 1.001 + eps
+        res[k, 0] = 1.0
+        res[k, 1] = max(lo_a - mu, proj[k, 0])
+        res[k, 2] = min(hi_a + mu, proj[k, 1])
+        res[k, 3] = max(lo_b - mv, proj[k, 2])
+        res[k, 4] = min(hi_b + mv, proj[k, 3])
+    half = spacing / 2.0
+    for k in range(m):
+        for j in range(6):
+            res[k, 5 + j] = boxes[k, j]
+        if res[k, 0] != 1.0:
+            continue
+        sid = ids[k]
+        if sid < 0:
+            i = 0
+        elif sid >= n - 1:
+            i = n - 1
+        else:
+            i = sid
+        is_seg = (0 <= sid < n - 1) or closed
+        nx_ = (i + 1) % n
+        # q = p - c_i from (a, b, d) = (q . e_u,i, q . e_v,i, q . t_i): q = M^-1 (a, b, d)
+        m00, m01, m02 = e_u[i, 0], e_u[i, 1], e_u[i, 2]
+        m10, m11, m12 = e_v[i, 0], e_v[i, 1], e_v[i, 2]
+        m20, m21, m22 = tangents[i, 0], tangents[i, 1], tangents[i, 2]
+        det = (
+            m00 * (m11 * m22 - m12 * m21)
+            - m01 * (m10 * m22 - m12 * m20)
+            + m02 * (m10 * m21 - m11 * m20)
+        )
+        if abs(det) < 0.5:
+            continue
+        inv = np.empty((3, 3))
+        inv[0, 0] = (m11 * m22 - m12 * m21) / det
+        inv[0, 1] = (m02 * m21 - m01 * m22) / det
+        inv[0, 2] = (m01 * m12 - m02 * m11) / det
+        inv[1, 0] = (m12 * m20 - m10 * m22) / det
+        inv[1, 1] = (m00 * m22 - m02 * m20) / det
+        inv[1, 2] = (m02 * m10 - m00 * m12) / det
+        inv[2, 0] = (m10 * m21 - m11 * m20) / det
+        inv[2, 1] = (m01 * m20 - m00 * m21) / det
+        inv[2, 2] = (m00 * m11 - m01 * m10) / det
+        if sid < 0:
+            dlo, dhi = -half, 0.0
+        elif not is_seg:
+            dlo, dhi = 0.0, half
+        else:
+            # d_{i+1} = (q - dc) . t_{i+1} = w . (a, b, d) - dc . t_{i+1} < 0
+            w = np.zeros(3)
+            dct = 0.0
+            for r in range(3):
+                dct += (centers[nx_, r] - centers[i, r]) * tangents[nx_, r]
+                for c in range(3):
+                    w[c] += inv[r, c] * tangents[nx_, r]
+            if w[2] < 0.1:
+                continue
+            dlo = 0.0
+            dhi = -1e300
+            for ca in range(2):
+                for cb in range(2):
+                    a = res[k, 2] if ca else res[k, 1]
+                    b = res[k, 4] if cb else res[k, 3]
+                    dhi = max(dhi, (dct - w[0] * a - w[1] * b) / w[2])
+        dlo -= 1e-6
+        dhi += 1e-6
+        if dhi < dlo:
+            dhi = dlo
+        lo = np.full(3, 1e300)
+        hi = np.full(3, -1e300)
+        for ca in range(2):
+            for cb in range(2):
+                for cd in range(2):
+                    a = res[k, 2] if ca else res[k, 1]
+                    b = res[k, 4] if cb else res[k, 3]
+                    d = dhi if cd else dlo
+                    for r in range(3):
+                        wr = (
+                            centers[i, r]
+                            + inv[r, 0] * a
+                            + inv[r, 1] * b
+                            + inv[r, 2] * d
+                            - translate[r]
+                        ) / scale[r]
+                        lo[r] = min(lo[r], wr)
+                        hi[r] = max(hi[r], wr)
+        for r in range(3):
+            res[k, 5 + 2 * r] = max(boxes[k, 2 * r], np.floor(lo[r]) - 1.0)
+            res[k, 6 + 2 * r] = min(boxes[k, 2 * r + 1], np.ceil(hi[r]) + 1.0)
+    return res
+
+
 @numba.njit(cache=True, parallel=True)
 def pull_block(
     out,
@@ -378,6 +654,7 @@ def pull_block(
     newton,
     closed,
     groups,
+    nzbox,
 ):
     """Backproject into one output block by pulling from the straightened stack.
 
@@ -387,7 +664,8 @@ def pull_block(
         Output block, written in place where a claim is found (untouched
         elsewhere, so pass zeros).
     best : (bz, by, bx) float32 array
-        Best squared in-plane distance so far; pass ``inf`` everywhere.
+        Scratch for the best squared in-plane distance of each voxel (any
+        contents: the kernel sets it to ``inf`` where it computes).
     origin : (3,) int64
         Voxel index (z, y, x) of ``out[0, 0, 0]`` in the source volume.
     scale, translate : (3,) float64
@@ -412,6 +690,12 @@ def pull_block(
         Closed loop (ids from ``segment_bounds(..., closed=True)``).
     groups : int
         Groups of output planes run in parallel (e.g. 4 x the thread count).
+    nzbox : (k, 4) int64
+        Inclusive non-zero pixel bounds ``v0, v1, u0, u1`` of every loaded
+        slice (``v0 > v1`` when the slice is all zero; ``0, height - 1, 0,
+        width - 1`` disables the skipping). Voxels that no claim can sample
+        non-zero are skipped (they stay 0); every other voxel gets all its
+        claims, so the ownership rule is unchanged (see :func:`need_bounds`).
 
     Examples
     --------
@@ -424,7 +708,7 @@ def pull_block(
     >>> best = np.full(out.shape, np.inf, dtype=np.float32)
     >>> pull_block(out, best, np.zeros(3, np.int64), np.ones(3), np.zeros(3),
     ...            c, t, u, v, 3, 3, 1.0, ids, boxes, proj, data,
-    ...            np.arange(2), LINEAR, 2, False, 8)
+    ...            np.arange(2), LINEAR, 2, False, 8, np.array([[0, 2, 0, 2]] * 2))
     >>> out[:, 1, 1].tolist()
     [0.0, 1.0, 1.0, 0.0]
     """
@@ -448,156 +732,243 @@ def pull_block(
     # one parallel loop over groups of output planes (a plane is written by
     # one thread only); within a group, segments outer so that their two
     # slices stay in cache
+    need = need_bounds(
+        centers,
+        tangents,
+        e_u,
+        e_v,
+        width,
+        height,
+        spacing,
+        ids,
+        boxes,
+        proj,
+        scale,
+        translate,
+        lut,
+        nzbox,
+        closed,
+    )
+    # per output row: x range (voxel index) of the voxels that some claim may
+    # sample non-zero (phase 0 collects it, phase 1 computes only there)
+    rows = np.empty((bz, by, 2), dtype=np.int64)
+    pbox = np.empty((bz, 4), dtype=np.int64)
     ng = max(1, min(bz, groups))
     for grp in numba.prange(ng):
         g0 = grp * bz // ng
         g1 = (grp + 1) * bz // ng
-        for k in range(m):
-            kz0 = max(boxes[k, 0] - origin[0], g0)
-            kz1 = min(boxes[k, 1] - origin[0], g1 - 1)
-            for kz in range(kz0, kz1 + 1):
-                z = origin[0] + kz
-                pz = z * scale[0] + translate[0]
-                V = Vs[kz]
-                K = Ks[kz]
-                R = Rs[kz]
-                S = Ss[kz]
-                labels = labs[kz]
-                weights = wts[kz]
-                clo = scr[kz, 0]
-                chi = scr[kz, 1]
-                f0c = scr[kz, 2]
-                gyc = scr[kz, 3]
-                gxc = scr[kz, 4]
-                inv = scr[kz, 5]
-                blo = scr[kz, 6]
-                bhi = scr[kz, 7]
-                sid = ids[k]
-                if sid < 0:
-                    i = 0
-                elif sid >= n - 1:
-                    i = n - 1
-                else:
-                    i = sid
-                is_seg = (0 <= sid < n - 1) or closed
-                nx_ = (i + 1) % n  # the segment's second plane
-                _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K)
-                if sid < 0:
-                    dlo, dhi = -half, 0.0
-                elif is_seg:
-                    dlo, dhi = 0.0, big
-                else:
-                    dlo, dhi = 0.0, half
-                # linear constraints lo <= (p - ref) . normal <= hi that bound the
-                # segment: d_i, the hull's extent along e_u,i and e_v,i, d_{i+1}
-                nc = 4 if is_seg else 3
-                clo[0], chi[0] = dlo - 1e-9, dhi + 1e-9
-                clo[1], chi[1] = proj[k, 0], proj[k, 1]
-                clo[2], chi[2] = proj[k, 2], proj[k, 3]
-                clo[3], chi[3] = -big, 1e-9
-                x0 = float(max(boxes[k, 4], origin[2]))
-                x1 = float(min(boxes[k, 5], origin[2] + bx - 1))
-                ylo = float(max(boxes[k, 2], origin[1]))
-                yhi = float(min(boxes[k, 3], origin[1] + by - 1))
-                for c in range(nc):
-                    ref = i if c < 3 else nx_
-                    # normals t_i, e_u,i, e_v,i, t_{i+1} are rows 0, 5, 7, 1 of V
-                    r = 0 if c == 0 else (5 if c == 1 else (7 if c == 2 else 1))
-                    # value at voxel (z, 0, 0), and per-index slopes along y and x
-                    f0c[c] = (
-                        (pz - centers[ref, 0]) * V[r, 0]
-                        + (translate[1] - centers[ref, 1]) * V[r, 1]
-                        + (translate[2] - centers[ref, 2]) * V[r, 2]
-                    )
-                    gyc[c] = scale[1] * V[r, 1]
-                    gxc[c] = scale[2] * V[r, 2]
-                    # y range where some x in [x0, x1] satisfies the constraint
-                    gmin = min(gxc[c] * x0, gxc[c] * x1)
-                    gmax = max(gxc[c] * x0, gxc[c] * x1)
-                    ylo, yhi = _clip(
-                        ylo, yhi, f0c[c], gyc[c], clo[c] - gmax, chi[c] - gmin
-                    )
-                if ylo > yhi:
+        for kz in range(g0, g1):
+            for ky in range(by):
+                rows[kz, ky, 0] = origin[2] + bx
+                rows[kz, ky, 1] = origin[2] - 1
+        for phase in range(2):
+            if phase == 1:
+                # bounding box (voxel index) of the rows to compute, per plane
+                for kz in range(g0, g1):
+                    pbox[kz, 0] = origin[1] + by
+                    pbox[kz, 1] = origin[1] - 1
+                    pbox[kz, 2] = origin[2] + bx
+                    pbox[kz, 3] = origin[2] - 1
+                    for ky in range(by):
+                        if rows[kz, ky, 0] <= rows[kz, ky, 1]:
+                            for kx in range(
+                                rows[kz, ky, 0] - origin[2],
+                                rows[kz, ky, 1] - origin[2] + 1,
+                            ):
+                                best[kz, ky, kx] = np.inf
+                            pbox[kz, 0] = min(pbox[kz, 0], origin[1] + ky)
+                            pbox[kz, 1] = origin[1] + ky
+                            pbox[kz, 2] = min(pbox[kz, 2], rows[kz, ky, 0])
+                            pbox[kz, 3] = max(pbox[kz, 3], rows[kz, ky, 1])
+            for k in range(m):
+                if phase == 0 and need[k, 0] == 0.0:
                     continue
-                # per constraint: x bounds are (bound - f) * inv, in order
-                for c in range(nc):
-                    if abs(gxc[c]) < 1e-12:
-                        inv[c] = 0.0
+                if phase == 0:  # the region where claims may be non-zero
+                    kz0 = max(int(need[k, 5]) - origin[0], g0)
+                    kz1 = min(int(need[k, 6]) - origin[0], g1 - 1)
+                else:
+                    kz0 = max(boxes[k, 0] - origin[0], g0)
+                    kz1 = min(boxes[k, 1] - origin[0], g1 - 1)
+                for kz in range(kz0, kz1 + 1):
+                    z = origin[0] + kz
+                    pz = z * scale[0] + translate[0]
+                    V = Vs[kz]
+                    K = Ks[kz]
+                    R = Rs[kz]
+                    S = Ss[kz]
+                    labels = labs[kz]
+                    weights = wts[kz]
+                    clo = scr[kz, 0]
+                    chi = scr[kz, 1]
+                    f0c = scr[kz, 2]
+                    gyc = scr[kz, 3]
+                    gxc = scr[kz, 4]
+                    inv = scr[kz, 5]
+                    blo = scr[kz, 6]
+                    bhi = scr[kz, 7]
+                    sid = ids[k]
+                    if sid < 0:
+                        i = 0
+                    elif sid >= n - 1:
+                        i = n - 1
                     else:
-                        inv[c] = 1.0 / gxc[c]
-                    if inv[c] >= 0.0:
-                        blo[c], bhi[c] = clo[c], chi[c]
+                        i = sid
+                    is_seg = (0 <= sid < n - 1) or closed
+                    nx_ = (i + 1) % n  # the segment's second plane
+                    ready = False  # _segment_setup done (only where needed)
+                    if sid < 0:
+                        dlo, dhi = -half, 0.0
+                    elif is_seg:
+                        dlo, dhi = 0.0, big
                     else:
-                        blo[c], bhi[c] = chi[c], clo[c]
-                ya = int(np.ceil(ylo - 1e-6))
-                yb = int(np.floor(yhi + 1e-6))
-                for y in range(ya, yb + 1):
-                    py = y * scale[1] + translate[1]
-                    xlo, xhi = x0, x1
-                    for c in range(nc):
-                        f = f0c[c] + gyc[c] * y
-                        if inv[c] == 0.0:
-                            if f < clo[c] or f > chi[c]:
-                                xlo = 1.0
-                                xhi = 0.0
-                        else:
-                            xlo = max(xlo, (blo[c] - f) * inv[c])
-                            xhi = min(xhi, (bhi[c] - f) * inv[c])
-                    if xlo > xhi:
-                        continue
-                    xa = int(np.ceil(xlo - 1e-6))
-                    xb = int(np.floor(xhi + 1e-6))
-                    xa = max(xa, origin[2])
-                    xb = min(xb, origin[2] + bx - 1)
-                    ky = y - origin[1]
-                    # dot products of q = p - c_i with V at x = xa, and their steps
-                    q0 = pz - centers[i, 0]
-                    q1 = py - centers[i, 1]
-                    q2 = xa * scale[2] + translate[2] - centers[i, 2]
-                    for c in range(2, 9):
-                        R[c] = q0 * V[c, 0] + q1 * V[c, 1] + q2 * V[c, 2]
-                        S[c] = scale[2] * V[c, 2]
-                    for x in range(xa, xb + 1):
-                        if x > xa:
-                            for c in range(2, 9):
-                                R[c] += S[c]
-                        # signed distances to the planes: always the same
-                        # expression of (plane, voxel), so that neighbouring
-                        # segments agree exactly on which side a voxel lies
-                        px = x * scale[2] + translate[2]
-                        di = _dist(centers, tangents, i, pz, py, px)
-                        if is_seg:
-                            dn = _dist(centers, tangents, nx_, pz, py, px)
-                            if not (di >= 0.0 and dn < 0.0):
-                                continue
-                            t, a, b = _solve(R, K, di / (di - dn), newton)
-                        else:
-                            if not (di >= dlo and di < dhi):
-                                continue
-                            t = 0.0
-                            a = R[5]
-                            b = R[7]
-                        if abs(a) > au or abs(b) > av:
+                        dlo, dhi = 0.0, half
+                    # linear constraints lo <= (p - ref) . normal <= hi that bound the
+                    # segment: d_i, the hull's extent along e_u,i and e_v,i, d_{i+1}
+                    nc = 4 if is_seg else 3
+                    clo[0], chi[0] = dlo - 1e-9, dhi + 1e-9
+                    if phase == 0:
+                        clo[1], chi[1] = need[k, 1], need[k, 2]
+                        clo[2], chi[2] = need[k, 3], need[k, 4]
+                    else:
+                        clo[1], chi[1] = proj[k, 0], proj[k, 1]
+                        clo[2], chi[2] = proj[k, 2], proj[k, 3]
+                    clo[3], chi[3] = -big, 1e-9
+                    x0 = float(max(boxes[k, 4], origin[2]))
+                    x1 = float(min(boxes[k, 5], origin[2] + bx - 1))
+                    ylo = float(max(boxes[k, 2], origin[1]))
+                    yhi = float(min(boxes[k, 3], origin[1] + by - 1))
+                    if phase == 0:
+                        x0 = max(x0, need[k, 9])
+                        x1 = min(x1, need[k, 10])
+                        ylo = max(ylo, need[k, 7])
+                        yhi = min(yhi, need[k, 8])
+                        if x0 > x1 or ylo > yhi:
                             continue
-                        dist = a * a + b * b
-                        kx = x - origin[2]
-                        if dist < best[kz, ky, kx]:
-                            best[kz, ky, kx] = dist
-                            _sample(
-                                data,
-                                lut,
-                                n,
-                                height,
-                                width,
-                                i + t,
-                                b / spacing + cv,
-                                a / spacing + cu,
-                                mode,
-                                out,
-                                kz,
-                                ky,
-                                kx,
-                                labels,
-                                weights,
-                                closed,
+                    else:
+                        x0 = max(x0, float(pbox[kz, 2]))
+                        x1 = min(x1, float(pbox[kz, 3]))
+                        ylo = max(ylo, float(pbox[kz, 0]))
+                        yhi = min(yhi, float(pbox[kz, 1]))
+                        if x0 > x1 or ylo > yhi:
+                            continue
+                    for c in range(nc):
+                        ref = i if c < 3 else nx_
+                        # normals t_i, e_u,i, e_v,i, t_{i+1}
+                        if c == 0 or c == 3:
+                            nv = tangents[ref]
+                        elif c == 1:
+                            nv = e_u[i]
+                        else:
+                            nv = e_v[i]
+                        # value at voxel (z, 0, 0), and per-index slopes along y and x
+                        f0c[c] = (
+                            (pz - centers[ref, 0]) * nv[0]
+                            + (translate[1] - centers[ref, 1]) * nv[1]
+                            + (translate[2] - centers[ref, 2]) * nv[2]
+                        )
+                        gyc[c] = scale[1] * nv[1]
+                        gxc[c] = scale[2] * nv[2]
+                        # y range where some x in [x0, x1] satisfies the constraint
+                        gmin = min(gxc[c] * x0, gxc[c] * x1)
+                        gmax = max(gxc[c] * x0, gxc[c] * x1)
+                        ylo, yhi = _clip(
+                            ylo, yhi, f0c[c], gyc[c], clo[c] - gmax, chi[c] - gmin
+                        )
+                    if ylo > yhi:
+                        continue
+                    # per constraint: x bounds are (bound - f) * inv, in order
+                    for c in range(nc):
+                        if abs(gxc[c]) < 1e-12:
+                            inv[c] = 0.0
+                        else:
+                            inv[c] = 1.0 / gxc[c]
+                        if inv[c] >= 0.0:
+                            blo[c], bhi[c] = clo[c], chi[c]
+                        else:
+                            blo[c], bhi[c] = chi[c], clo[c]
+                    ya = int(np.ceil(ylo - 1e-6))
+                    yb = int(np.floor(yhi + 1e-6))
+                    for y in range(ya, yb + 1):
+                        py = y * scale[1] + translate[1]
+                        xlo, xhi = x0, x1
+                        for c in range(nc):
+                            f = f0c[c] + gyc[c] * y
+                            if inv[c] == 0.0:
+                                if f < clo[c] or f > chi[c]:
+                                    xlo = 1.0
+                                    xhi = 0.0
+                            else:
+                                xlo = max(xlo, (blo[c] - f) * inv[c])
+                                xhi = min(xhi, (bhi[c] - f) * inv[c])
+                        if xlo > xhi:
+                            continue
+                        xa = int(np.ceil(xlo - 1e-6))
+                        xb = int(np.floor(xhi + 1e-6))
+                        xa = max(xa, origin[2])
+                        xb = min(xb, origin[2] + bx - 1)
+                        ky = y - origin[1]
+                        if phase == 0:
+                            if xa <= xb:
+                                rows[kz, ky, 0] = min(rows[kz, ky, 0], xa)
+                                rows[kz, ky, 1] = max(rows[kz, ky, 1], xb)
+                            continue
+                        xa = max(xa, rows[kz, ky, 0])
+                        xb = min(xb, rows[kz, ky, 1])
+                        if xa > xb:
+                            continue
+                        if not ready:
+                            _segment_setup(
+                                i, nx_, is_seg, tangents, e_u, e_v, centers, V, K
                             )
+                            ready = True
+                        # dot products of q = p - c_i with V at x = xa, and their steps
+                        q0 = pz - centers[i, 0]
+                        q1 = py - centers[i, 1]
+                        q2 = xa * scale[2] + translate[2] - centers[i, 2]
+                        for c in range(2, 9):
+                            R[c] = q0 * V[c, 0] + q1 * V[c, 1] + q2 * V[c, 2]
+                            S[c] = scale[2] * V[c, 2]
+                        for x in range(xa, xb + 1):
+                            if x > xa:
+                                for c in range(2, 9):
+                                    R[c] += S[c]
+                            # signed distances to the planes: always the same
+                            # expression of (plane, voxel), so that neighbouring
+                            # segments agree exactly on which side a voxel lies
+                            px = x * scale[2] + translate[2]
+                            di = _dist(centers, tangents, i, pz, py, px)
+                            if is_seg:
+                                dn = _dist(centers, tangents, nx_, pz, py, px)
+                                if not (di >= 0.0 and dn < 0.0):
+                                    continue
+                                t, a, b = _solve(R, K, di / (di - dn), newton)
+                            else:
+                                if not (di >= dlo and di < dhi):
+                                    continue
+                                t = 0.0
+                                a = R[5]
+                                b = R[7]
+                            if abs(a) > au or abs(b) > av:
+                                continue
+                            dist = a * a + b * b
+                            kx = x - origin[2]
+                            if dist < best[kz, ky, kx]:
+                                best[kz, ky, kx] = dist
+                                _sample(
+                                    data,
+                                    lut,
+                                    n,
+                                    height,
+                                    width,
+                                    i + t,
+                                    b / spacing + cv,
+                                    a / spacing + cu,
+                                    mode,
+                                    out,
+                                    kz,
+                                    ky,
+                                    kx,
+                                    labels,
+                                    weights,
+                                    closed,
+                                )
