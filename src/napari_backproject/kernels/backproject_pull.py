@@ -753,15 +753,31 @@ def pull_block(
     # sample non-zero (phase 0 collects it, phase 1 computes only there)
     rows = np.empty((bz, by, 2), dtype=np.int64)
     pbox = np.empty((bz, 4), dtype=np.int64)
+    # dense data (every segment may sample non-zero over most of its plane):
+    # compute everywhere, as finding the rows would not pay off
+    dense = True
+    for k in range(m):
+        if need[k, 0] == 2.0:
+            continue
+        area = (need[k, 2] - need[k, 1]) * (need[k, 4] - need[k, 3])
+        if need[k, 0] == 0.0 or area < 0.5 * (proj[k, 1] - proj[k, 0]) * (
+            proj[k, 3] - proj[k, 2]
+        ):
+            dense = False
+            break
     ng = max(1, min(bz, groups))
     for grp in numba.prange(ng):
         g0 = grp * bz // ng
         g1 = (grp + 1) * bz // ng
         for kz in range(g0, g1):
             for ky in range(by):
-                rows[kz, ky, 0] = origin[2] + bx
-                rows[kz, ky, 1] = origin[2] - 1
-        for phase in range(2):
+                if dense:
+                    rows[kz, ky, 0] = origin[2]
+                    rows[kz, ky, 1] = origin[2] + bx - 1
+                else:
+                    rows[kz, ky, 0] = origin[2] + bx
+                    rows[kz, ky, 1] = origin[2] - 1
+        for phase in range(1 if dense else 0, 2):
             if phase == 1:
                 # bounding box (voxel index) of the rows to compute, per plane
                 for kz in range(g0, g1):
@@ -815,7 +831,6 @@ def pull_block(
                         i = sid
                     is_seg = (0 <= sid < n - 1) or closed
                     nx_ = (i + 1) % n  # the segment's second plane
-                    ready = False  # _segment_setup done (only where needed)
                     if sid < 0:
                         dlo, dhi = -half, 0.0
                     elif is_seg:
@@ -851,6 +866,9 @@ def pull_block(
                         yhi = min(yhi, float(pbox[kz, 1]))
                         if x0 > x1 or ylo > yhi:
                             continue
+                        _segment_setup(
+                            i, nx_, is_seg, tangents, e_u, e_v, centers, V, K
+                        )
                     for c in range(nc):
                         ref = i if c < 3 else nx_
                         # normals t_i, e_u,i, e_v,i, t_{i+1}
@@ -916,11 +934,6 @@ def pull_block(
                         xb = min(xb, rows[kz, ky, 1])
                         if xa > xb:
                             continue
-                        if not ready:
-                            _segment_setup(
-                                i, nx_, is_seg, tangents, e_u, e_v, centers, V, K
-                            )
-                            ready = True
                         # dot products of q = p - c_i with V at x = xa, and their steps
                         q0 = pz - centers[i, 0]
                         q1 = py - centers[i, 1]
