@@ -104,6 +104,11 @@ def _fmt(t: float | None) -> str:
     return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 
+def _cell(text: str) -> str:
+    """Escape pipes so that a note stays in its table cell."""
+    return text.replace("|", "\\|")
+
+
 def markdown_table(results: list[Result]) -> str:
     """Render results as a Markdown table."""
     lines = [
@@ -115,6 +120,6 @@ def markdown_table(results: list[Result]) -> str:
         lines.append(
             f"| {r.area} | {r.case.name} | {_fmt(r.ours)} | "
             f"{r.case.reference_name or '—'} | {_fmt(r.reference)} | {ratio} | "
-            f"{r.notes} |"
+            f"{_cell(r.notes)} |"
         )
     return "\n".join(lines)
