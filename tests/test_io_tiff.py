@@ -14,21 +14,6 @@ from napari_backproject._progress import Cancelled
 from napari_backproject.io.tiff import METADATA_KEY, read_tiff, write_tiff
 
 
-class RecordingArray:
-    """Array-like that records every slice requested from it."""
-
-    def __init__(self, arr):
-        self.arr = arr
-        self.shape = arr.shape
-        self.dtype = arr.dtype
-        self.ndim = arr.ndim
-        self.requests = []
-
-    def __getitem__(self, key):
-        self.requests.append(key)
-        return self.arr[key]
-
-
 @pytest.fixture
 def vol():
     rng = np.random.default_rng(0)
@@ -114,8 +99,8 @@ def test_dask_written_chunk_by_chunk(tmp_path, vol):
     np.testing.assert_array_equal(read_tiff(tmp_path / "d.tif")[0].compute(), vol)
 
 
-def test_array_like_read_in_blocks(tmp_path, vol):
-    rec = RecordingArray(vol)
+def test_array_like_read_in_blocks(tmp_path, vol, recording_array):
+    rec = recording_array(vol)
     write_tiff(rec, tmp_path / "r.tif", chunk_slices=4)
     assert rec.requests == [slice(0, 4), slice(4, 8), slice(8, 9)]
 

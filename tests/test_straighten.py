@@ -24,21 +24,6 @@ from napari_backproject.straighten import (
 )
 
 
-class RecordingArray:
-    """Array-like that records every index it is asked for."""
-
-    def __init__(self, arr):
-        self.arr = arr
-        self.shape = arr.shape
-        self.dtype = arr.dtype
-        self.ndim = arr.ndim
-        self.requests = []
-
-    def __getitem__(self, key):
-        self.requests.append(key)
-        return self.arr[key]
-
-
 def helix_path(shape, n=12, turns=1.5):
     Z, Y, X = shape
     t = np.linspace(0, 2 * np.pi * turns, n)
@@ -196,8 +181,8 @@ def test_lazy_dask_and_zarr(vol, tmp_path):
     np.testing.assert_allclose(lz.compute(), eager, atol=1e-12)
 
 
-def test_each_chunk_reads_only_its_bounding_box(vol):
-    rec = RecordingArray(vol)
+def test_each_chunk_reads_only_its_bounding_box(vol, recording_array):
+    rec = recording_array(vol)
     path = helix_path(vol.shape)
     lazy, g = straighten(rec, path, chunk_slices=4, **KW)
     assert rec.requests == []  # nothing read yet
