@@ -23,17 +23,12 @@ from typing import Any
 from warnings import warn
 
 import numpy as np
-from scipy import fft as sfft
 
+from ._fbp_filter import filtered_projections
 from ._progress import ProgressCallback, report
+from .kernels.fbp import CUBIC, LINEAR, NEAREST, backproject, backproject_serial
 from .kernels.radon import (
-    CUBIC,
-    LINEAR,
-    LINEAR_PAIRS,
     N_SLABS,
-    NEAREST,
-    backproject,
-    backproject_serial,
     nonzero_radius,
     radon_project,
     radon_project_serial,
@@ -129,45 +124,6 @@ def _check_theta(theta: Any, n: int | None = None) -> np.ndarray:
     if not np.isfinite(th).all():
         raise ValueError("theta contains NaN or infinite angles; give finite degrees.")
     return th
-
-
-def _sinogram_circle_to_square(sinogram: np.ndarray) -> np.ndarray:
-    diagonal = int(np.ceil(np.sqrt(2) * sinogram.shape[0]))
-    pad = diagonal - sinogram.shape[0]
-    old_center = sinogram.shape[0] // 2
-    new_center = diagonal // 2
-    pad_before = new_center - old_center
-    pad_width = ((pad_before, pad - pad_before), (0, 0))
-    return np.pad(sinogram, pad_width, mode="constant", constant_values=0)
-
-
-def _get_fourier_filter(size: int, filter_name: str | None) -> np.ndarray:
-    """scikit-image's Fourier filter (1-D, length ``size``)."""
-    n = np.concatenate(
-        (
-            np.arange(1, size / 2 + 1, 2, dtype=int),
-            np.arange(size / 2 - 1, 0, -2, dtype=int),
-        )
-    )
-    f = np.zeros(size)
-    f[0] = 0.25
-    f[1::2] = -1 / (np.pi * n) ** 2
-    fourier_filter = 2 * np.real(sfft.fft(f))
-    if filter_name == "ramp":
-        pass
-    elif filter_name == "shepp-logan":
-        omega = np.pi * sfft.fftfreq(size)[1:]
-        fourier_filter[1:] *= np.sin(omega) / omega
-    elif filter_name == "cosine":
-        freq = np.linspace(0, np.pi, size, endpoint=False)
-        fourier_filter *= sfft.fftshift(np.sin(freq))
-    elif filter_name == "hamming":
-        fourier_filter *= sfft.fftshift(np.hamming(size))
-    elif filter_name == "hann":
-        fourier_filter *= sfft.fftshift(np.hanning(size))
-    elif filter_name is None:
-        fourier_filter[:] = 1
-    return fourier_filter
 
 
 def order_angles_golden_ratio(theta: Sequence[float] | np.ndarray) -> Iterator[int]:
@@ -317,28 +273,6 @@ def radon(
 # --------------------------------------------------------------------------
 # iradon (filtered back projection)
 # --------------------------------------------------------------------------
-def _filtered_projections(
-    radon_image: np.ndarray,
-    filter_name: str | None,
-    circle: bool,
-    workers: int = _FFT_WORKERS,
-) -> np.ndarray:
-    """Filter each projection as scikit-image does; returns (angles, n_det) f8."""
-    if circle:
-        radon_image = _sinogram_circle_to_square(radon_image)
-    img_shape = radon_image.shape[0]
-    padded = max(64, int(2 ** np.ceil(np.log2(2 * img_shape))))
-    fourier_filter = _get_fourier_filter(padded, filter_name)
-    # real(ifft(fft(x) * H)) == irfft(rfft(x) * Hsym), Hsym(k) = (H(k) + H(-k)) / 2
-    h_sym = 0.5 * (fourier_filter + np.roll(fourier_filter[::-1], 1))
-    h_half = h_sym[: padded // 2 + 1]
-    proj = np.ascontiguousarray(radon_image.T)
-    spec = sfft.rfft(proj, n=padded, axis=1, workers=workers)
-    spec = spec * h_half  # complex128, as scikit-image multiplies by a float64 filter
-    filtered = sfft.irfft(spec, n=padded, axis=1, workers=workers)
-    return np.ascontiguousarray(filtered[:, :img_shape])
-
-
 def iradon(
     radon_image: np.ndarray,
     theta: Sequence[float] | np.ndarray | None = None,
@@ -428,9 +362,15 @@ def iradon(
     output_size = _check_output_size(output_size)
 
     threads = _use_threads(parallel, output_size * output_size * angles_count)
+    radius = output_size // 2
+    # the largest |t| the output pixels read (none when cubic: the spline
+    # through each projection needs every bin)
+    reach = None
+    if interpolation != "cubic":
+        reach = radius * (1.0 if circle else np.sqrt(2.0)) + 1.0
     # one FFT worker on the serial path (stacks run slices side by side)
-    filtered = _filtered_projections(
-        radon_image, filter_name, circle, _FFT_WORKERS if threads else 1
+    filtered, _, _ = filtered_projections(
+        radon_image, filter_name, circle, reach, _FFT_WORKERS if threads else 1
     )
     n_det = filtered.shape[1]
 
@@ -438,12 +378,10 @@ def iradon(
     cos_a = np.ascontiguousarray(np.cos(angles), dtype=np.float64)
     sin_a = np.ascontiguousarray(np.sin(angles), dtype=np.float64)
     reconstructed = np.zeros((output_size, output_size), dtype=dtype)
-    radius = output_size // 2
     if interpolation == "linear":
-        # float64: two angles per accumulation (1e-16 relative rounding);
-        # float32 keeps scikit-image's angle-by-angle float32 rounding
-        kind = LINEAR_PAIRS if dtype == np.float64 else LINEAR
-        # interleaved (f[k], slope[k]) with f[n_det] = 0, as np.interp's slopes
+        kind = LINEAR
+        # interleaved (f[k], slope[k]) with f[n_det] = 0, as np.interp's
+        # slopes (bins outside [n0, n1) are zero and never read)
         table = np.empty((filtered.shape[0], n_det, 2))
         table[:, :, 0] = filtered
         table[:, :-1, 1] = filtered[:, 1:] - filtered[:, :-1]
