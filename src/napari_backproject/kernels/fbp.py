@@ -70,17 +70,19 @@ def _row_generic(kind, table, cos_a, sin_a, n_det, xpr, radius, j0, j1, out_row)
     lo = -half
     hi = n_det - 1 - half
     size = out_row.shape[0]
-    ks = np.empty(size, dtype=np.int64)
+    ks = np.empty(size, dtype=np.uint64)
     fr = np.empty(size, dtype=np.float64)
     for a in range(cos_a.shape[0]):
         c = cos_a[a]
         xs = xpr * sin_a[a]
-        # pass 1 (vectorised): detector index and fraction for every pixel
+        # pass 1 (vectorised): detector index and fraction for every pixel;
+        # unsigned indices, or LLVM vectorises the stores as slow scatters
         for j in range(j0, j1):
+            u = np.uint64(j)
             t = (j - radius) * c - xs
-            ft = math.floor(t)
+            ft = np.floor(t)
             if t >= lo and t <= hi:
-                k = int(ft) + half
+                k = np.int64(ft) + half
                 w = t - ft
                 if kind == NEAREST:
                     # scipy interp1d 'nearest': ties go to the lower detector
@@ -92,35 +94,40 @@ def _row_generic(kind, table, cos_a, sin_a, n_det, xpr, radius, j0, j1, out_row)
                     if k > n_det - 2:
                         k = n_det - 2
                     w = t - (k - half)
-                ks[j] = k
-                fr[j] = w
+                ks[u] = np.uint64(k)
+                fr[u] = w
             else:
-                ks[j] = 0
-                fr[j] = -1.0
+                ks[u] = 0
+                fr[u] = -1.0
         # pass 2: gather and accumulate in the dtype of ``out_row``
         tab = table[a]  # 1-D, contiguous
         if kind == LINEAR:
             for j in range(j0, j1):
-                w = fr[j]
-                q = 2 * ks[j]
-                val = tab[q + 1] * w + tab[q]  # np.interp: slope * dx + f[k]
+                u = np.uint64(j)
+                w = fr[u]
+                q = _U2 * ks[u]
+                val = tab[q + _U1] * w + tab[q]  # np.interp: slope * dx + f[k]
                 if w < 0:
                     val = 0.0
-                out_row[j] = out_row[j] + val
+                out_row[u] = out_row[u] + val
         elif kind == NEAREST:
             for j in range(j0, j1):
-                val = tab[ks[j]]
-                if fr[j] < 0:
+                u = np.uint64(j)
+                val = tab[ks[u]]
+                if fr[u] < 0:
                     val = 0.0
-                out_row[j] = out_row[j] + val
+                out_row[u] = out_row[u] + val
         else:
             for j in range(j0, j1):
-                w = fr[j]
-                q = 4 * ks[j]
-                val = ((tab[q] * w + tab[q + 1]) * w + tab[q + 2]) * w + tab[q + 3]
+                u = np.uint64(j)
+                w = fr[u]
+                q = np.uint64(4) * ks[u]
+                val = ((tab[q] * w + tab[q + _U1]) * w + tab[q + _U2]) * w + tab[
+                    q + np.uint64(3)
+                ]
                 if w < 0:
                     val = 0.0
-                out_row[j] = out_row[j] + val
+                out_row[u] = out_row[u] + val
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})

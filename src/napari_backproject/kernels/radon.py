@@ -247,7 +247,7 @@ def radon_project_serial(
         )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
 def _radon_angle(
     flat,
     flat_t,
@@ -268,7 +268,7 @@ def _radon_angle(
     center = size // 2
     reach = support_radius + 1.5
     acc = np.zeros(size, dtype=np.float64)
-    idxs = np.empty(size, dtype=np.int64)
+    idxs = np.empty(size, dtype=np.uint64)
     drs = np.empty(size, dtype=np.float64)
     dcs = np.empty(size, dtype=np.float64)
     h0 = mat[0]
@@ -323,39 +323,42 @@ def _radon_angle(
                 s_r = 1
                 s_c = ph
             for d in range(d0, d1):
+                # unsigned indices: no negative-index wrapping, so the loop
+                # vectorises with plain stores (signed ones gave scatters)
+                u = np.uint64(d)
                 c = h0 * d + base_c + h2 - off_c
                 r = h3 * d + base_r + h5 - off_r
-                fr = math.floor(r)
-                fc = math.floor(c)
-                drs[d] = r - fr
-                dcs[d] = c - fc
-                idxs[d] = (int(fr) + pad) * s_r + (int(fc) + pad) * s_c
-            # pass 2: gather the 4 neighbours and interpolate as warp() does
+                fr = np.floor(r)
+                fc = np.floor(c)
+                drs[u] = r - fr
+                dcs[u] = c - fc
+                # >= 0: the padding holds every sample that reaches here
+                idxs[u] = np.uint64(
+                    (np.int64(fr) + pad) * s_r + (np.int64(fc) + pad) * s_c
+                )
+            # pass 2: gather the 4 neighbours and interpolate (warp's
+            # bilinear weights, as top + dc * (tr - tl) with one rounding)
             if along_rows:
-                for d in range(d0, d1):
-                    idx = idxs[d]
-                    dr = drs[d]
-                    dc = dcs[d]
-                    tl = flat[idx]
-                    tr = flat[idx + 1]
-                    bl = flat[idx + pw]
-                    br = flat[idx + pw + 1]
-                    top = (1 - dc) * tl + dc * tr
-                    bottom = (1 - dc) * bl + dc * br
-                    acc[d] += (1 - dr) * top + dr * bottom
+                s_1 = np.uint64(1)
+                s_2 = np.uint64(pw)
             else:
                 # same samples, read from the transposed copy so that
                 # memory is walked contiguously
-                for d in range(d0, d1):
-                    idx = idxs[d]
-                    dr = drs[d]
-                    dc = dcs[d]
-                    tl = flat_t[idx]
-                    bl = flat_t[idx + 1]
-                    tr = flat_t[idx + ph]
-                    br = flat_t[idx + ph + 1]
-                    top = (1 - dc) * tl + dc * tr
-                    bottom = (1 - dc) * bl + dc * br
-                    acc[d] += (1 - dr) * top + dr * bottom
+                s_1 = np.uint64(ph)
+                s_2 = np.uint64(1)
+            img = flat if along_rows else flat_t
+            s_12 = s_1 + s_2
+            for d in range(d0, d1):
+                u = np.uint64(d)
+                idx = idxs[u]
+                dr = drs[u]
+                dc = dcs[u]
+                tl = img[idx]
+                tr = img[idx + s_1]
+                bl = img[idx + s_2]
+                br = img[idx + s_12]
+                top = tl + dc * (tr - tl)
+                bottom = bl + dc * (br - bl)
+                acc[u] += top + dr * (bottom - top)
     for d in range(size):
         out_row[d] = acc[d]
