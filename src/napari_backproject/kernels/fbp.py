@@ -130,6 +130,21 @@ def _row_generic(kind, table, cos_a, sin_a, n_det, xpr, radius, j0, j1, out_row)
                 out_row[u] = out_row[u] + val
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pair_values(tb, t, half, kmir):
+    """``np.interp`` of projection ``tb`` at ``t`` and at ``-t``.
+
+    ``floor(-t) = -floor(t) - 1`` with fraction ``1 - w`` (an integer ``t``
+    reads ``f[-t - 1] + 1 * slope``, the same value to rounding).
+    """
+    ft = np.floor(t)
+    k = np.int64(ft) + half
+    q = np.uint64(k) * _U2
+    qm = np.uint64(kmir - k) * _U2
+    w = t - ft
+    return tb[q + _U1] * w + tb[q], tb[qm + _U1] * (1.0 - w) + tb[qm]
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
 def _pair_linear(table, cos_a, sin_a, half, xpr, radius, j0, j1, row, rowm):
     """Linear interpolation into ``row[j]`` and ``rowm[2r - j]``, ``j0 <= j < j1``.
@@ -159,42 +174,21 @@ def _pair_linear(table, cos_a, sin_a, half, xpr, radius, j0, j1, row, rowm):
         for j in range(j0, j1):
             u = np.uint64(j)
             um = np.uint64(r2 - j)
+            # four angles in order, rounded to the output dtype after each
             acc = row[u]
             accm = rowm[um]
-            t = yf * c0 - x0
-            ft = np.floor(t)
-            k = np.int64(ft) + half
-            q = np.uint64(k) * _U2
-            qm = np.uint64(kmir - k) * _U2
-            w = t - ft
-            acc = like(acc + (tb0[q + _U1] * w + tb0[q]), proto)
-            accm = like(accm + (tb0[qm + _U1] * (1.0 - w) + tb0[qm]), proto)
-            t = yf * c1 - x1
-            ft = np.floor(t)
-            k = np.int64(ft) + half
-            q = np.uint64(k) * _U2
-            qm = np.uint64(kmir - k) * _U2
-            w = t - ft
-            acc = like(acc + (tb1[q + _U1] * w + tb1[q]), proto)
-            accm = like(accm + (tb1[qm + _U1] * (1.0 - w) + tb1[qm]), proto)
-            t = yf * c2 - x2
-            ft = np.floor(t)
-            k = np.int64(ft) + half
-            q = np.uint64(k) * _U2
-            qm = np.uint64(kmir - k) * _U2
-            w = t - ft
-            acc = like(acc + (tb2[q + _U1] * w + tb2[q]), proto)
-            accm = like(accm + (tb2[qm + _U1] * (1.0 - w) + tb2[qm]), proto)
-            t = yf * c3 - x3
-            ft = np.floor(t)
-            k = np.int64(ft) + half
-            q = np.uint64(k) * _U2
-            qm = np.uint64(kmir - k) * _U2
-            w = t - ft
-            acc = like(acc + (tb3[q + _U1] * w + tb3[q]), proto)
-            accm = like(accm + (tb3[qm + _U1] * (1.0 - w) + tb3[qm]), proto)
-            row[u] = acc
-            rowm[um] = accm
+            v, vm = _pair_values(tb0, yf * c0 - x0, half, kmir)
+            acc = like(acc + v, proto)
+            accm = like(accm + vm, proto)
+            v, vm = _pair_values(tb1, yf * c1 - x1, half, kmir)
+            acc = like(acc + v, proto)
+            accm = like(accm + vm, proto)
+            v, vm = _pair_values(tb2, yf * c2 - x2, half, kmir)
+            acc = like(acc + v, proto)
+            accm = like(accm + vm, proto)
+            v, vm = _pair_values(tb3, yf * c3 - x3, half, kmir)
+            row[u] = like(acc + v, proto)
+            rowm[um] = like(accm + vm, proto)
             yf += 1.0
     for a in range(a4, n_a):
         c0 = cos_a[a]
@@ -204,14 +198,9 @@ def _pair_linear(table, cos_a, sin_a, half, xpr, radius, j0, j1, row, rowm):
         for j in range(j0, j1):
             u = np.uint64(j)
             um = np.uint64(r2 - j)
-            t = yf * c0 - x0
-            ft = np.floor(t)
-            k = np.int64(ft) + half
-            q = np.uint64(k) * _U2
-            qm = np.uint64(kmir - k) * _U2
-            w = t - ft
-            row[u] = row[u] + (tb0[q + _U1] * w + tb0[q])
-            rowm[um] = rowm[um] + (tb0[qm + _U1] * (1.0 - w) + tb0[qm])
+            v, vm = _pair_values(tb0, yf * c0 - x0, half, kmir)
+            row[u] = row[u] + v
+            rowm[um] = rowm[um] + vm
             yf += 1.0
 
 
