@@ -386,3 +386,113 @@ def test_concurrent_threaded_kernels():
         np.testing.assert_array_equal(s, sinos[k])
         np.testing.assert_array_equal(r, recs[k])
         np.testing.assert_allclose(a, sarts[k], rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- SART threads
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [33, 64])
+def test_iradon_sart_threads_match_serial_and_skimage(n, dtype):
+    theta = np.linspace(0, 180, 40, endpoint=False)
+    sino = sk.radon(_disk_image((n, n), 7), theta).astype(dtype)
+    shifts = np.linspace(-0.6, 0.9, 40)
+    init = _disk_image((n, n), 8, dtype) * 0.5
+    init[0, 0] = init[-1, 3] = 2.0  # outside the circle: clipped once
+    for kw in ({}, dict(projection_shifts=shifts, clip=(0.0, 0.6), relaxation=0.3)):
+        ref = sk.iradon_sart(sino, theta, image=init.copy(), **kw)
+        serial = iradon_sart(sino, theta, image=init, parallel=False, **kw)
+        threads = iradon_sart(sino, theta, image=init, parallel=True, **kw)
+        _close(threads, ref, dtype)
+        _close(serial, ref, dtype)
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(
+            threads, serial, rtol=0, atol=tol * np.abs(serial).max()
+        )
+
+
+def test_iradon_sart_threads_by_default_for_large_images():
+    setup = nb.tomography._SartSetup(
+        np.zeros((128, 4)), None, None, None, None, 0.15, None
+    )
+    assert setup.parallel == ((__import__("os").cpu_count() or 1) > 1)
+    small = nb.tomography._SartSetup(
+        np.zeros((64, 4)), None, None, None, None, 0.15, None
+    )
+    assert not small.parallel
+    forced = nb.tomography._SartSetup(
+        np.zeros((128, 4)), None, None, None, None, 0.15, None, parallel=False
+    )
+    assert not forced.parallel
+
+
+def test_iradon_sart_threads_progress_and_cancel():
+    import threading
+
+    from napari_backproject._progress import Cancelled
+
+    theta = np.linspace(0, 180, 40, endpoint=False)
+    sino = radon(_disk_image((48, 48), 2), theta)
+    calls = []
+    out = iradon_sart(sino, theta, parallel=True, progress=lambda d, t: calls.append(d))
+    assert calls == [16, 32, 40]
+    np.testing.assert_allclose(
+        out, iradon_sart(sino, theta, parallel=False), rtol=0, atol=1e-12
+    )
+
+    seen = []
+
+    def cancel(done, total):
+        seen.append(done)
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        iradon_sart(sino, theta, parallel=True, progress=cancel)
+    assert seen == [16]
+    assert not any(t.name == "sart-helper" for t in threading.enumerate())
+    # a cancelled iterator stops as well; a fresh call still works
+    it = nb.tomography.iradon_sart_iter(
+        sino, theta, n_iter=2, parallel=True, progress=cancel
+    )
+    with pytest.raises(Cancelled):
+        next(it)
+    assert not any(t.name == "sart-helper" for t in threading.enumerate())
+    np.testing.assert_array_equal(iradon_sart(sino, theta, parallel=True), out)
+
+
+def test_iradon_sart_threads_concurrent_calls():
+    theta = np.linspace(0, 180, 24, endpoint=False)
+    sinos = [radon(_disk_image((40, 40), s), theta) for s in range(4)]
+    serial = [iradon_sart(s, theta, parallel=False) for s in sinos]
+
+    def job(k):
+        return iradon_sart(sinos[k], theta, parallel=True)
+
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        results = list(ex.map(job, [0, 1, 2, 3] * 2))
+    for k, a in zip([0, 1, 2, 3] * 2, results, strict=True):
+        np.testing.assert_allclose(a, serial[k], rtol=0, atol=1e-12)
+
+
+def test_sart_kernels_padded_rows_and_prange_agree():
+    from napari_backproject.kernels import tomo_sart as ks
+
+    n = 32
+    theta = np.linspace(0, 180, 12, endpoint=False)
+    proj = np.ascontiguousarray(radon(_disk_image((n, n), 4), theta).T)
+    shifts = np.full(12, 0.3)
+    win = ks.hamming_windows(n, 0.0)
+    flat = np.zeros((n, n))
+    ks.sart_angles_serial(
+        flat, np.zeros_like(flat), theta, proj, shifts, 0.2, 0.0, 0.5, True, win
+    )
+    padded = np.zeros((n, n + 5))
+    upd = np.zeros_like(padded)
+    ks.sart_angles_serial(padded, upd, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
+    np.testing.assert_array_equal(padded[:, :n], flat)
+    assert not padded[:, n:].any() and not upd.any()
+    prange = np.zeros((n, n))
+    upd = np.zeros_like(prange)
+    for a in range(12):
+        ks.sart_angle_update(
+            prange, upd, theta[a], proj[a], shifts[a], 0.2, 0.0, 0.5, True, win
+        )
+    np.testing.assert_allclose(prange, flat, rtol=0, atol=1e-12)

@@ -1,14 +1,37 @@
-"""Numba kernel for one SART projection update (scikit-image compatible).
+"""Numba kernels for SART projection updates (scikit-image compatible).
 
-:func:`sart_angle_update` reproduces ``skimage.transform._radon_transform.
+One SART step for one angle reproduces ``skimage.transform._radon_transform.
 sart_projection_update`` followed by ``image += relaxation * update`` (and the
-optional clip) for one projection angle. Arithmetic follows the Cython code
-operation by operation, including where it rounds to float32 when the data are
-float32, so results agree with scikit-image to floating-point rounding.
+optional clip). Arithmetic follows the Cython code operation by operation,
+including where it rounds to float32 when the data are float32; sums are
+formed in a different order (and the scattered products in a different order
+of their factors), so results agree with scikit-image to rounding.
 
-Rays are processed in parallel: ray sums read only the current image; the
-scatter of updates runs in blocks of neighbouring rays, even blocks first and
-then odd blocks, so no two threads ever write the same pixel.
+Per ray, a vectorised pass computes each sample's flat pixel index and its
+four bilinear weights; a lean scalar loop gathers the ray sum; a vectorised
+pass scales the weights by the deviation and the Hamming window; a lean
+scalar loop scatters them. Rays whose samples may touch the image border
+(rare) take a checked path with scikit-image's skipping rules.
+
+Three drivers:
+
+* :func:`sart_angles_serial` runs angles in order on the calling thread;
+* :func:`sart_rays` and :func:`sart_apply` are the two phases of one angle
+  for two (or more) Python threads that share the work through barriers:
+  each thread scatters one contiguous range of rays into the shared update
+  buffer; the first ``GAP_RAYS`` rays of every range but the first are
+  recorded instead, so that no two threads ever write the same pixel
+  (rays at least 3 apart never share a pixel); after a barrier, each
+  thread adds the recorded values that fall in its rows and applies the
+  update to its rows;
+* :func:`sart_angle_update` (numba ``prange``) applies one angle with the
+  numba threads (one fork/join per phase: slow on few cores).
+
+Only pixels in a disc slightly larger than the reconstruction circle are
+ever updated (see :func:`update_rows`), so the update is applied there only.
+
+They keep no global state and are safe to call from several threads at once
+(with distinct ``update`` and scratch arrays).
 """
 
 from __future__ import annotations
@@ -20,10 +43,22 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-__all__ = ["sart_angle_update", "sart_angles_serial", "hamming_windows"]
+__all__ = [
+    "GAP_RAYS",
+    "clip_outside",
+    "hamming_windows",
+    "new_scratch",
+    "new_record",
+    "sart_angle_update",
+    "sart_angles_serial",
+    "sart_apply",
+    "sart_rays",
+    "update_rows",
+]
 
 _HAMMING_BETA = 0.46164
-_BLOCK = 8  # rays per scatter block; rays >= 3 apart never share a pixel
+_BLOCK = 8  # rays per scatter block of the prange kernel
+GAP_RAYS = 3  # rays at the start of a thread's range that are recorded
 
 
 def _like(x, proto):  # pragma: no cover - replaced by the overload in jit code
@@ -101,180 +136,587 @@ def hamming_windows(n, proto):
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_update(
-    image,
-    update,
-    theta_rad,
-    ray_position,
-    projected,
-    proto,
-    windows,
-    bidx,
-    bw,
-    bi,
-    bj,
-    bdi,
-    bdj,
-):
-    """Ray sum, deviation and scatter of the update for one ray.
+def update_rows(n):
+    """Columns ``[lo[i], hi[i])`` of row ``i`` that an update may touch.
 
-    A vectorised pass puts each sample's pixel and fractions in ``bi``,
-    ``bj``, ``bdi``, ``bdj``; the next keeps the pixel index and the four
-    bilinear weights (unrounded, float64) in the scratch buffers ``bidx``
-    and ``bw`` (all of length >= 2 * M + 2); the second pass scatters
-    ``deviation * weight * hamming`` with them. (scikit-image multiplies the
-    same five factors in a different order: results differ by rounding only.)
+    Every sample of a ray lies in the reconstruction circle (radius
+    ``n // 2 - 1`` about ``n // 2``) and touches pixels less than ``sqrt(2)``
+    away; this is the disc of radius ``n // 2 + 1`` (rows outside it get
+    ``lo == hi``).
+
+    Examples
+    --------
+    >>> lo, hi = update_rows(8)
+    >>> [int(v) for v in lo], [int(v) for v in hi]
+    ([0, 0, 0, 0, 0, 0, 0, 0], [8, 8, 8, 8, 8, 8, 8, 8])
     """
-    n0, n1 = image.shape
-    ns, ds, dx, dy, x0, y0, center = _ray_setup(n0, theta_rad, ray_position, proto)
-    if ns <= 0:
-        return
-    ray_sum = _like(0.0, proto)
-    weight_norm = _like(0.0, proto)
-    # pass 1a (vectorised): sample positions -> pixel and fractions
-    for k in range(ns + 1):
-        kk = _like(k, proto)
-        x = _like(x0 + kk * dx, proto)
-        y = _like(y0 + kk * dy, proto)
-        index_i = _like(x + center, proto)
-        index_j = _like(y + center, proto)
-        fi = math.floor(np.float64(index_i))
-        fj = math.floor(np.float64(index_j))
-        bi[k] = int(fi)
-        bj[k] = int(fj)
-        bdi[k] = _like(index_i - fi, proto)  # exact in float64
-        bdj[k] = _like(index_j - fj, proto)
-    # all four neighbours of every sample inside the image (and not on the
-    # first row/column, which scikit-image skips)? the samples lie on a
-    # segment, so checking both ends is enough; then no branches below
-    interior = (
-        min(bi[0], bi[ns]) > 0
-        and max(bi[0], bi[ns]) < n0 - 1
-        and min(bj[0], bj[ns]) > 0
-        and max(bj[0], bj[ns]) < n1 - 1
-    )
-    if interior:
-        for k in range(ns + 1):
-            i = bi[k]
-            j = bj[k]
-            di = _like(bdi[k], proto)
-            dj = _like(bdj[k], proto)
-            w00 = (1.0 - di) * (1.0 - dj) * ds
-            w01 = (1.0 - di) * dj * ds
-            w10 = di * (1.0 - dj) * ds
-            w11 = di * dj * ds
-            bidx[k] = i * n1 + j
-            bw[k, 0] = w00
-            bw[k, 1] = w01
-            bw[k, 2] = w10
-            bw[k, 3] = w11
-            v00 = _like(w00, proto)
-            v01 = _like(w01, proto)
-            v10 = _like(w10, proto)
-            v11 = _like(w11, proto)
-            ray_sum += (v00 * image[i, j] + v01 * image[i, j + 1]) + (
-                v10 * image[i + 1, j] + v11 * image[i + 1, j + 1]
-            )
-            weight_norm += (v00 * v00 + v01 * v01) + (v10 * v10 + v11 * v11)
-    # pass 1b: weights, gather, ray sum
-    for k in range(0 if not interior else ns + 1, ns + 1):
-        i = bi[k]
-        j = bj[k]
-        di = _like(bdi[k], proto)
-        dj = _like(bdj[k], proto)
-        # weights of the four neighbours; zero where scikit-image skips one
-        w00 = (1.0 - di) * (1.0 - dj) * ds if (i > 0 and j > 0) else 0.0
-        w01 = (1.0 - di) * dj * ds if (i > 0 and j < n1 - 1) else 0.0
-        w10 = di * (1.0 - dj) * ds if (i < n0 - 1 and j > 0) else 0.0
-        w11 = di * dj * ds if (i < n0 - 1 and j < n1 - 1) else 0.0
-        bidx[k] = i * n1 + j
-        bw[k, 0] = w00
-        bw[k, 1] = w01
-        bw[k, 2] = w10
-        bw[k, 3] = w11
-        # neighbours outside the image have weight 0; clamp their index so
-        # that the read stays in bounds (0 * finite value adds nothing)
-        i1 = min(i + 1, n0 - 1)
-        j1 = min(j + 1, n1 - 1)
-        v00 = _like(w00, proto)
-        v01 = _like(w01, proto)
-        v10 = _like(w10, proto)
-        v11 = _like(w11, proto)
-        # two independent partial sums per sample: a shorter dependency chain
-        # than scikit-image's four sequential additions (same terms; the
-        # result differs by rounding only)
-        ray_sum += (v00 * image[i, j] + v01 * image[i, j1]) + (
-            v10 * image[i1, j] + v11 * image[i1, j1]
-        )
-        weight_norm += (v00 * v00 + v01 * v01) + (v10 * v10 + v11 * v11)
-    if weight_norm > 0:
-        deviation = _like(-(ray_sum - projected) / weight_norm, proto)
-    else:
-        return
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.zeros(n, dtype=np.int64)
+    c = n // 2
+    r = n // 2 + 1
+    for i in range(n):
+        d2 = r * r - (i - c) * (i - c)
+        if d2 < 0:
+            continue
+        h = int(math.sqrt(d2)) + 1
+        lo[i] = max(0, c - h)
+        hi[i] = min(n, c + h + 1)
+    return lo, hi
 
-    flat = update.ravel()
+
+@numba.njit(cache=True, nogil=True)
+def new_scratch(n):
+    """Scratch arrays of one thread: ``(idx, w)``, room for a whole ray.
+
+    Rays of an ``(n, n)`` image have at most ``2 * n + 3`` samples; smaller
+    scratch arrays work too (the rays are then done in pieces, computing the
+    geometry twice).
+
+    Examples
+    --------
+    >>> idx, w = new_scratch(8)
+    >>> idx.shape, w.shape
+    ((20,), (4, 20))
+    """
+    m = 2 * n + 4
+    return np.empty(m, dtype=np.int64), np.empty((4, m), dtype=np.float64)
+
+
+def new_record(parts):
+    """Record arrays for :func:`sart_rays` on ``parts`` threads.
+
+    Examples
+    --------
+    >>> rec_f, rec_i = new_record(2)
+    >>> rec_f.shape, rec_i.shape
+    ((6, 7), (6, 2))
+    """
+    g = GAP_RAYS * parts
+    return np.zeros((g, 7), dtype=np.float64), np.zeros((g, 2), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------
+# one ray
+# --------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _sample_floor(k, dx, dy, x0, y0, center, proto):
+    """Position of sample ``k`` in pixel units and its floor, as scikit-image."""
+    kk = _like(k, proto)
+    x = _like(x0 + kk * dx, proto)
+    y = _like(y0 + kk * dy, proto)
+    index_i = _like(x + center, proto)
+    index_j = _like(y + center, proto)
+    return index_i, index_j, np.floor(index_i), np.floor(index_j)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, idx, w):
+    """Flat pixel index and four bilinear weights of samples ``k0 + k``.
+
+    Arithmetic only: LLVM vectorises it. ``w[c, k]`` (unrounded, float64)
+    weighs the neighbours ``+0, +1, +stride, +stride+1`` of ``idx[k]``.
+    """
+    dsf = np.float64(ds)
+    fstride = np.float64(stride)
+    w0 = w[0]
+    w1 = w[1]
+    w2 = w[2]
+    w3 = w[3]
+    for k in range(count):
+        index_i, index_j, fi, fj = _sample_floor(k0 + k, dx, dy, x0, y0, center, proto)
+        di = np.float64(index_i - fi)  # exact
+        dj = np.float64(index_j - fj)
+        idx[k] = np.int64(np.float64(fi) * fstride + np.float64(fj))
+        w0[k] = (1.0 - di) * (1.0 - dj) * dsf
+        w1[k] = (1.0 - di) * dj * dsf
+        w2[k] = di * (1.0 - dj) * dsf
+        w3[k] = di * dj * dsf
+
+
+@numba.njit(cache=True, nogil=True)
+def _border_weights(count, n, stride, idx, w):
+    """Zero the weights of the neighbours that scikit-image skips.
+
+    Those outside the ``(n, n)`` image or on its first row or column.
+    """
+    for k in range(count):
+        p = idx[k]
+        i = p // stride
+        j = p - i * stride
+        if not (i > 0 and j > 0):
+            w[0, k] = 0.0
+        if not (i > 0 and j < n - 1):
+            w[1, k] = 0.0
+        if not (i < n - 1 and j > 0):
+            w[2, k] = 0.0
+        if not (i < n - 1 and j < n - 1):
+            w[3, k] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _weight_norm(count, w, proto):
+    """Sum of the squared dtype-rounded weights, in any order (vectorised)."""
+    w0 = w[0]
+    w1 = w[1]
+    w2 = w[2]
+    w3 = w[3]
+    s = _like(0.0, proto)
+    for k in range(count):
+        v0 = _like(w0[k], proto)
+        v1 = _like(w1[k], proto)
+        v2 = _like(w2[k], proto)
+        v3 = _like(w3[k], proto)
+        s += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+    return s
+
+
+@numba.njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
+def _sample_sum(flat, p, us, k, w0, w1, w2, w3, proto):
+    u1 = np.uint64(1)
+    return (_like(w0[k], proto) * flat[p] + _like(w1[k], proto) * flat[p + u1]) + (
+        _like(w2[k], proto) * flat[p + us] + _like(w3[k], proto) * flat[p + us + u1]
+    )
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def _ray_sum(flat, stride, count, idx, w, proto):
+    """Bilinear ray sum of ``count`` samples (two interleaved partial sums)."""
+    w0 = w[0]
+    w1 = w[1]
+    w2 = w[2]
+    w3 = w[3]
+    us = np.uint64(stride)
+    acc0 = _like(0.0, proto)
+    acc1 = _like(0.0, proto)
+    for h in range(count // 2):
+        k = 2 * h
+        acc0 += _sample_sum(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3, proto)
+        acc1 += _sample_sum(
+            flat, np.uint64(idx[k + 1]), us, k + 1, w0, w1, w2, w3, proto
+        )
+    if count % 2:
+        k = count - 1
+        acc0 += _sample_sum(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3, proto)
+    return acc0 + acc1
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_sum_border(flat, stride, count, idx, w, proto):
+    """:func:`_ray_sum` that reads no neighbour of zero weight."""
+    acc = _like(0.0, proto)
+    for k in range(count):
+        p = idx[k]
+        s = _like(0.0, proto)
+        for c in range(4):
+            v = _like(w[c, k], proto)
+            if v != 0:
+                s += v * flat[p + (c & 1) + (c >> 1) * stride]
+        acc += s
+    return acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_weights(count, deviation, win, w):
+    """``w[c, k] *= deviation * win[k]`` (vectorised): the values to add."""
+    w0 = w[0]
+    w1 = w[1]
+    w2 = w[2]
+    w3 = w[3]
+    for k in range(count):
+        amp = deviation * win[k]
+        w0[k] = amp * w0[k]
+        w1[k] = amp * w1[k]
+        w2[k] = amp * w2[k]
+        w3[k] = amp * w3[k]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scatter_one(flat, p, us, k, w0, w1, w2, w3):
+    u1 = np.uint64(1)
+    flat[p] = flat[p] + w0[k]
+    flat[p + u1] = flat[p + u1] + w1[k]
+    flat[p + us] = flat[p + us] + w2[k]
+    flat[p + us + u1] = flat[p + us + u1] + w3[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter(flat, stride, count, idx, w):
+    """Add ``w[c, k]`` to the four neighbours of every sample.
+
+    The two halves of the samples go in turn: they never share a pixel
+    (but for the middle ones, whose sums then differ by rounding), so the
+    processor overlaps their read-modify-writes.
+    """
+    w0 = w[0]
+    w1 = w[1]
+    w2 = w[2]
+    w3 = w[3]
+    us = np.uint64(stride)
+    m = count // 2
+    for k in range(m):
+        _scatter_one(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3)
+        _scatter_one(flat, np.uint64(idx[k + m]), us, k + m, w0, w1, w2, w3)
+    if count % 2:
+        k = count - 1
+        _scatter_one(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_rows(flat, stride, count, idx, w, i0, i1):
+    """:func:`_scatter` on rows ``[i0, i1)`` only, skipping zero weights."""
+    for k in range(count):
+        p = idx[k]
+        i = p // stride
+        for c in range(4):
+            if w[c, k] != 0.0 and i0 <= i + (c >> 1) < i1:
+                q = p + (c & 1) + (c >> 1) * stride
+                flat[q] = flat[q] + w[c, k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_deviation(flat, n, stride, theta_rad, ray_position, projected, proto, s):
+    """Geometry and deviation of one ray.
+
+    Returns ``(ns, ds, dx, dy, x0, y0, center, deviation, interior)``;
+    ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
+    every sample is inside the image and not skipped.
+    """
+    idx, w = s
+    ns, ds, dx, dy, x0, y0, center = _ray_setup(n, theta_rad, ray_position, proto)
+    zero = _like(0.0, proto)
+    if ns <= 0:
+        return 0, ds, dx, dy, x0, y0, center, zero, True
+    # the samples lie on a segment: checking both ends is enough
+    _, _, fi0, fj0 = _sample_floor(0, dx, dy, x0, y0, center, proto)
+    _, _, fi1, fj1 = _sample_floor(ns, dx, dy, x0, y0, center, proto)
+    interior = (
+        min(fi0, fi1) > 0
+        and max(fi0, fi1) < n - 1
+        and min(fj0, fj1) > 0
+        and max(fj0, fj1) < n - 1
+    )
+    ray_sum = zero
+    weight_norm = zero
+    chunk = idx.shape[0]
+    for k0 in range(0, ns + 1, chunk):
+        count = min(chunk, ns + 1 - k0)
+        _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, idx, w)
+        if interior:
+            ray_sum += _ray_sum(flat, stride, count, idx, w, proto)
+        else:
+            _border_weights(count, n, stride, idx, w)
+            ray_sum += _ray_sum_border(flat, stride, count, idx, w, proto)
+        weight_norm += _weight_norm(count, w, proto)
+    if not weight_norm > 0:
+        return 0, ds, dx, dy, x0, y0, center, zero, True
+    deviation = _like(-(ray_sum - projected) / weight_norm, proto)
+    return ns, ds, dx, dy, x0, y0, center, deviation, interior
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh):
+    """Add the update of a ray (from :func:`_ray_deviation`) to rows [i0, i1).
+
+    ``fresh``: the scratch still holds the weights of the whole ray.
+    """
+    ns, ds, dx, dy, x0, y0, center, deviation, interior = ray
+    idx, w = s
     h = ns // 2
     if h * h + ns < windows.shape[0]:
         win = windows[h * h : h * h + ns + 1]
     else:  # not in the table (cannot happen for rays inside the image)
         win = np.empty(ns + 1)
         _fill_window(win, ns, proto)
-    if interior:
-        for k in range(ns + 1):
-            amp = deviation * np.float64(win[k])
-            p = bidx[k]
-            flat[p] = flat[p] + amp * bw[k, 0]
-            flat[p + 1] = flat[p + 1] + amp * bw[k, 1]
-            flat[p + n1] = flat[p + n1] + amp * bw[k, 2]
-            flat[p + n1 + 1] = flat[p + n1 + 1] + amp * bw[k, 3]
-        return
-    for k in range(ns + 1):
-        hamming = win[k]
-        amp = deviation * np.float64(hamming)
-        p = bidx[k]
-        # a zero weight is a neighbour outside the image: never touch it
-        if bw[k, 0] != 0.0:
-            flat[p] = flat[p] + amp * bw[k, 0]
-        if bw[k, 1] != 0.0:
-            flat[p + 1] = flat[p + 1] + amp * bw[k, 1]
-        if bw[k, 2] != 0.0:
-            flat[p + n1] = flat[p + n1] + amp * bw[k, 2]
-        if bw[k, 3] != 0.0:
-            flat[p + n1 + 1] = flat[p + n1 + 1] + amp * bw[k, 3]
+    dev = np.float64(deviation)
+    all_rows = interior and i0 == 0 and i1 >= n
+    chunk = idx.shape[0]
+    for k0 in range(0, ns + 1, chunk):
+        count = min(chunk, ns + 1 - k0)
+        if not (fresh and ns < chunk):
+            _sample_weights(
+                k0, count, ds, dx, dy, x0, y0, center, stride, proto, idx, w
+            )
+            if not interior:
+                _border_weights(count, n, stride, idx, w)
+        _scale_weights(count, dev, win[k0:], w)
+        if all_rows:
+            _scatter(uflat, stride, count, idx, w)
+        else:
+            _scatter_rows(uflat, stride, count, idx, w, i0, i1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_block(image, update, theta_rad, projection, shift, proto, windows, r0, r1):
-    m = 2 * image.shape[0] + 4
-    bidx = np.empty(m, dtype=np.int64)
-    bw = np.empty((m, 4), dtype=np.float64)
-    bi = np.empty(m, dtype=np.int64)
-    bj = np.empty(m, dtype=np.int64)
-    bdi = np.empty(m, dtype=np.float64)
-    bdj = np.empty(m, dtype=np.float64)
+def _ray_range(image, update, theta_rad, projection, shift, proto, windows, s, r0, r1):
+    """Rays ``r0 <= r < r1`` of one angle, scattered into ``update``."""
+    n, stride = image.shape
+    flat = image.ravel()
+    uflat = update.ravel()
     for r in range(r0, r1):
         pos = _like(_like(r, proto) + shift, proto)
-        _ray_update(
+        ray = _ray_deviation(flat, n, stride, theta_rad, pos, projection[r], proto, s)
+        if ray[0] > 0:
+            _ray_scatter(uflat, n, stride, ray, proto, windows, s, 0, n, True)
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, i0, i1):
+    """``image += relaxation * update`` (and clip), then zero ``update``.
+
+    Only on rows ``i0 <= i < i1`` and there on the columns ``rows`` gives
+    (:func:`update_rows`): the update is zero elsewhere.
+    """
+    col_lo, col_hi = rows
+    for i in range(i0, i1):
+        img = image[i, col_lo[i] : col_hi[i]]
+        upd = update[i, col_lo[i] : col_hi[i]]
+        if do_clip:
+            for j in range(img.shape[0]):
+                v = img[j] + relaxation * upd[j]
+                img[j] = min(max(v, lo), hi)
+                upd[j] = 0
+        else:
+            for j in range(img.shape[0]):
+                img[j] = img[j] + relaxation * upd[j]
+                upd[j] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def clip_outside(image, lo, hi, rows):
+    """Clip the pixels that no update touches (outside :func:`update_rows`).
+
+    With these clipped once, clipping the updated region after every angle
+    clips the whole image after every angle, as scikit-image does.
+    ``image`` is ``(M, L)`` with ``L >= M``; columns ``>= M`` are left alone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.full((16, 16), 2.0)
+    >>> clip_outside(img, 0.0, 1.0, update_rows(16))
+    >>> float(img[0, 0]), float(img[8, 8])
+    (1.0, 2.0)
+    """
+    col_lo, col_hi = rows
+    n = image.shape[0]
+    for i in range(n):
+        for j in range(n):
+            if j < col_lo[i] or j >= col_hi[i]:
+                image[i, j] = min(max(image[i, j], lo), hi)
+
+
+# --------------------------------------------------------------------------
+# drivers
+# --------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def sart_angles_serial(
+    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
+):
+    """Apply SART updates for several angles in order, on one thread.
+
+    Parameters
+    ----------
+    image : (M, L) float32/float64 array, C-contiguous, ``L >= M``
+        Current estimate in columns ``[:M]``, updated in place. A row length
+        ``L`` a little over ``M`` (e.g. ``M + 16``) avoids cache conflicts
+        when ``M`` is a power of two.
+    update : (M, L) array, same dtype, all zeros
+        Scratch buffer; left all zeros on return.
+    thetas_deg : (A,) array (image dtype)
+        Angles in degrees, in the order they are applied.
+    projections : (A, P) array (image dtype)
+        The matching sinogram columns.
+    shifts : (A,) array (image dtype)
+        The matching projection shifts, in pixels.
+    relaxation : float (image dtype)
+        Relaxation factor.
+    lo, hi : float (image dtype)
+        Clip range, used when ``do_clip``.
+    do_clip : bool
+        Clip the whole image to ``[lo, hi]`` after every angle.
+    windows : 1-D float64 array
+        ``hamming_windows(M, projections[0, 0])``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> sart_angles_serial(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1),
+    ...                    0.15, 0.0, 0.0, False, hamming_windows(8, 0.0))
+    >>> bool(img.sum() > 0)
+    True
+    """
+    n_rays = projections.shape[1]
+    n = image.shape[0]
+    rows = update_rows(n)
+    if do_clip:
+        clip_outside(image, lo, hi, rows)
+    s = new_scratch(n)
+    for a in range(thetas_deg.shape[0]):
+        projection = projections[a]
+        proto = projection[0]
+        theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
+        _ray_range(
             image,
             update,
             theta_rad,
-            pos,
-            projection[r],
+            projection,
+            shifts[a],
             proto,
             windows,
-            bidx,
-            bw,
-            bi,
-            bj,
-            bdi,
-            bdj,
+            s,
+            0,
+            n_rays,
         )
+        _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, 0, n)
+
+
+@numba.njit(cache=True, nogil=True)
+def sart_rays(
+    image, update, theta_deg, projection, shift, windows, scratch, record, part, parts
+):
+    """Phase 1 of one angle on ``parts`` threads: this thread's rays.
+
+    Thread ``part`` takes rays ``[part * P // parts, (part + 1) * P // parts)``
+    and scatters them into the shared ``update``, except the first
+    ``GAP_RAYS`` rays of every part but the first: their deviations go to
+    ``record`` and :func:`sart_apply` scatters them, so no two threads ever
+    write the same pixel (rays at least 3 apart never share one). Call
+    :func:`sart_apply` on every thread once all threads have finished this.
+
+    Parameters
+    ----------
+    image, update : (M, L) arrays (float32/float64)
+        Current estimate (read only here) and the shared update buffer, as
+        in :func:`sart_angles_serial`.
+    theta_deg, shift : float (image dtype)
+        Angle in degrees and projection shift.
+    projection : (P,) array (image dtype)
+        The sinogram column of this angle.
+    windows : 1-D float64 array
+        ``hamming_windows(M, projection[0])``.
+    scratch : tuple
+        ``new_scratch(M)``, one per thread.
+    record : tuple
+        ``new_record(parts)``, shared by the threads of one reconstruction.
+    part, parts : int
+        This thread's number and the number of threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> rec, w = new_record(1), hamming_windows(8, 0.0)
+    >>> sart_rays(img, upd, 0.0, np.ones(8), 0.0, w, new_scratch(8), rec, 0, 1)
+    >>> sart_apply(img, upd, 0.15, 0.0, 0.0, False, update_rows(8), rec, w,
+    ...            new_scratch(8), 0, 1)
+    >>> bool(img.sum() > 0)
+    True
+    """
+    proto = projection[0]
+    n, stride = image.shape
+    n_rays = projection.shape[0]
+    theta_rad = _like(theta_deg / 180.0 * np.pi, proto)
+    r0 = part * n_rays // parts
+    r1 = (part + 1) * n_rays // parts
+    rec_f, rec_i = record
+    g0 = part * GAP_RAYS
+    rec_i[g0 : g0 + GAP_RAYS, 0] = 0
+    if part > 0:
+        flat = image.ravel()
+        for g in range(min(GAP_RAYS, r1 - r0)):
+            r = r0 + g
+            pos = _like(_like(r, proto) + shift, proto)
+            ns, ds, dx, dy, x0, y0, center, dev, interior = _ray_deviation(
+                flat, n, stride, theta_rad, pos, projection[r], proto, scratch
+            )
+            rec_i[g0 + g, 0] = ns
+            rec_i[g0 + g, 1] = interior
+            rec_f[g0 + g, 0] = ds
+            rec_f[g0 + g, 1] = dx
+            rec_f[g0 + g, 2] = dy
+            rec_f[g0 + g, 3] = x0
+            rec_f[g0 + g, 4] = y0
+            rec_f[g0 + g, 5] = center
+            rec_f[g0 + g, 6] = dev
+        r0 = min(r1, r0 + GAP_RAYS)
+    _ray_range(
+        image, update, theta_rad, projection, shift, proto, windows, scratch, r0, r1
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def sart_apply(
+    image,
+    update,
+    relaxation,
+    lo,
+    hi,
+    do_clip,
+    rows,
+    record,
+    windows,
+    scratch,
+    part,
+    parts,
+):
+    """Phase 2 of one angle on ``parts`` threads: apply the update to my rows.
+
+    Scatters the rays recorded by :func:`sart_rays` into rows
+    ``[part * M // parts, (part + 1) * M // parts)``, then applies
+    ``image += relaxation * update`` (and the clip) there and zeroes
+    ``update``. Every thread must finish it before the next angle starts.
+
+    Parameters
+    ----------
+    image, update : (M, L) arrays (float32/float64)
+        As in :func:`sart_rays`.
+    relaxation, lo, hi, do_clip
+        As in :func:`sart_angles_serial`; with ``do_clip``, call
+        :func:`clip_outside` once before the first angle.
+    rows : tuple
+        ``update_rows(M)``.
+    record, windows, scratch, part, parts
+        As in :func:`sart_rays`.
+
+    Examples
+    --------
+    See :func:`sart_rays`.
+    """
+    n, stride = image.shape
+    proto = image[0, 0]
+    i0 = part * n // parts
+    i1 = (part + 1) * n // parts
+    rec_f, rec_i = record
+    uflat = update.ravel()
+    for g in range(rec_i.shape[0]):
+        if rec_i[g, 0] > 0:
+            ray = (
+                rec_i[g, 0],
+                _like(rec_f[g, 0], proto),
+                _like(rec_f[g, 1], proto),
+                _like(rec_f[g, 2], proto),
+                _like(rec_f[g, 3], proto),
+                _like(rec_f[g, 4], proto),
+                _like(rec_f[g, 5], proto),
+                _like(rec_f[g, 6], proto),
+                rec_i[g, 1] != 0,
+            )
+            _ray_scatter(uflat, n, stride, ray, proto, windows, scratch, i0, i1, False)
+    _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, i0, i1)
+
+
+# --------------------------------------------------------------------------
+# numba threads (prange): one fork/join per phase of every angle
+# --------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _ray_block(image, update, theta_rad, projection, shift, proto, windows, r0, r1):
+    s = new_scratch(image.shape[0])
+    _ray_range(image, update, theta_rad, projection, shift, proto, windows, s, r0, r1)
 
 
 @numba.njit(cache=True, nogil=True)
 def _apply_update(image, update, relaxation, lo, hi, do_clip, i):
-    n1 = image.shape[1]
-    for j in range(n1):
+    for j in range(image.shape[0]):
         v = image[i, j] + relaxation * update[i, j]
         if do_clip:
             if v < lo:
@@ -289,28 +731,23 @@ def _apply_update(image, update, relaxation, lo, hi, do_clip, i):
 def sart_angle_update(
     image, update, theta_deg, projection, shift, relaxation, lo, hi, do_clip, windows
 ):
-    """Apply one SART projection update in place (scikit-image semantics).
+    """Apply one SART projection update in place with the numba threads.
+
+    Rays run in blocks of neighbouring rays, even blocks first and then odd
+    blocks, so no two threads ever write the same pixel; then the rows are
+    updated in parallel. Three fork/joins per angle: slower than
+    :func:`sart_angles_serial` on machines with few cores.
 
     Parameters
     ----------
-    image : (M, M) float32/float64 array
-        Current estimate, updated in place.
-    update : (M, M) array, same dtype, all zeros
-        Scratch buffer; left all zeros on return.
-    theta_deg : float (same dtype)
+    theta_deg : float (image dtype)
         Projection angle in degrees.
-    projection : (P,) array, same dtype
+    projection : (P,) array (image dtype)
         The sinogram column for this angle.
-    shift : float (same dtype)
+    shift : float (image dtype)
         Projection shift in pixels.
-    relaxation : float (same dtype)
-        Relaxation factor.
-    lo, hi : float (same dtype)
-        Clip range, used when ``do_clip``.
-    do_clip : bool
-        Clip the whole image to ``[lo, hi]`` after the update.
-    windows : 1-D float64 array
-        ``hamming_windows(M, projection[0])``.
+    image, update, relaxation, lo, hi, do_clip, windows
+        As in :func:`sart_angles_serial`.
 
     Examples
     --------
@@ -336,45 +773,3 @@ def sart_angle_update(
             )
     for i in numba.prange(image.shape[0]):
         _apply_update(image, update, relaxation, lo, hi, do_clip, i)
-
-
-@numba.njit(cache=True, nogil=True)
-def sart_angles_serial(
-    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
-):
-    """Apply SART updates for several angles in order, on one thread.
-
-    Same arithmetic as calling :func:`sart_angle_update` once per angle, but
-    without any thread synchronisation: the better choice for small images,
-    for busy machines and for stacks (where slices run in parallel).
-
-    Parameters
-    ----------
-    thetas_deg : (A,) array (image dtype)
-        Angles in the order they are applied.
-    projections : (A, P) array (image dtype)
-        The matching sinogram columns.
-    shifts : (A,) array (image dtype)
-        The matching projection shifts.
-    image, update, relaxation, lo, hi, do_clip, windows
-        As in :func:`sart_angle_update`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
-    >>> sart_angles_serial(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1),
-    ...                    0.15, 0.0, 0.0, False, hamming_windows(8, 0.0))
-    >>> bool(img.sum() > 0)
-    True
-    """
-    n_rays = projections.shape[1]
-    for a in range(thetas_deg.shape[0]):
-        projection = projections[a]
-        proto = projection[0]
-        theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
-        _ray_block(
-            image, update, theta_rad, projection, shifts[a], proto, windows, 0, n_rays
-        )
-        for i in range(image.shape[0]):
-            _apply_update(image, update, relaxation, lo, hi, do_clip, i)
