@@ -34,7 +34,7 @@ from .kernels.radon import (
     radon_project_serial,
     support_slabs,
 )
-from .kernels.tomo_sart import hamming_windows, sart_angle_update, sart_angles_serial
+from .kernels.tomo_sart import hamming_windows, sart_angles_serial
 
 __all__ = [
     "radon",
@@ -702,10 +702,11 @@ def iradon_sart(
         Keyword only. Called as ``progress(done, total)`` over the angles;
         raise :class:`napari_backproject._progress.Cancelled` in it to stop.
     parallel : bool or None, optional
-        Keyword only. ``True`` splits the rays of each angle over the numba
-        threads (one synchronisation per angle); ``False`` runs on the calling
-        thread; ``None`` (default) means ``False``, the faster choice on
-        machines with few cores. Results agree to rounding.
+        Keyword only. ``True`` splits the rays of each angle between the
+        calling thread and a helper thread (two barriers per angle);
+        ``False`` runs on the calling thread only; ``None`` (default) uses
+        two threads for images of 128 x 128 and more when the machine has
+        more than one CPU. Results agree to rounding.
 
     Returns
     -------
