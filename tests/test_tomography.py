@@ -496,3 +496,58 @@ def test_sart_kernels_padded_rows_and_prange_agree():
             prange, upd, theta[a], proj[a], shifts[a], 0.2, 0.0, 0.5, True, win
         )
     np.testing.assert_allclose(prange, flat, rtol=0, atol=1e-12)
+
+
+_SART_ASM_SCRIPT = """
+import re
+import numpy as np
+from napari_backproject.kernels import tomo_sart as ks
+
+n = 24
+theta = np.linspace(0, 180, 6, endpoint=False)
+proj = np.ones((6, n))
+win = ks.hamming_windows(n, 0.0)
+img = np.zeros((n, n + 4))
+upd = np.zeros_like(img)
+ks.sart_angles_serial(img, upd, theta, proj, np.zeros(6), 0.2, 0.0, 1.0, True, win)
+rows = ks.update_rows(n)
+rec = ks.new_record(2)
+for part in range(2):
+    ks.sart_rays(img, upd, 10.0, proj[0], 0.3, win, ks.new_scratch(n), rec, part, 2)
+for part in range(2):
+    ks.sart_apply(
+        img, upd, 0.2, 0.0, 1.0, True, rows, rec, win, ks.new_scratch(n), part, 2
+    )
+pat = re.compile(r"\\bv(?:p)?(?:scatter|gather)\\w*")
+hits = {}
+for name in dir(ks):
+    d = getattr(ks, name)
+    for sig in getattr(d, "signatures", []) if hasattr(d, "inspect_asm") else []:
+        found = pat.findall(d.inspect_asm(sig))
+        if found:
+            hits[name] = sorted(set(found))
+print("HITS", hits)
+"""
+
+
+def test_sart_kernels_have_no_scatter_or_gather_instructions(tmp_path):
+    """AVX-512 scatters/gathers (slow on Zen 4) came from signed or strided
+    scratch indices; none may come back. Compiled afresh in a subprocess
+    (cached code cannot be inspected); trivially true without AVX-512."""
+    import os
+    import subprocess
+    import sys
+
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        pytest.skip("numba JIT disabled")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-c", _SART_ASM_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "HITS {}" in out, out

@@ -8,10 +8,14 @@ formed in a different order (and the scattered products in a different order
 of their factors), so results agree with scikit-image to rounding.
 
 Per ray, a vectorised pass computes each sample's flat pixel index and its
-four bilinear weights; a lean scalar loop gathers the ray sum; a vectorised
-pass scales the weights by the deviation and the Hamming window; a lean
-scalar loop scatters them. Rays whose samples may touch the image border
-(rare) take a checked path with scikit-image's skipping rules.
+four bilinear weights (into 1-D scratch arrays indexed with unsigned
+integers: no AVX-512 scatter/gather instructions anywhere); a lean scalar
+loop gathers the ray sum, loading the four pixels again only when the
+index changes; a vectorised pass sums the squared weights; a lean scalar
+loop scales the weights by the deviation and the Hamming window and
+scatters them, adding each run of samples with the same index once.
+Rays whose samples may touch the image border (rare) take a checked path
+with scikit-image's skipping rules.
 
 Three drivers:
 
@@ -166,20 +170,30 @@ def update_rows(n):
 
 @numba.njit(cache=True, nogil=True)
 def new_scratch(n):
-    """Scratch arrays of one thread: ``(idx, w)``, room for a whole ray.
+    """Scratch arrays of one thread: ``(idx, w0, w1, w2, w3)``, one ray long.
 
-    Rays of an ``(n, n)`` image have at most ``2 * n + 3`` samples; smaller
-    scratch arrays work too (the rays are then done in pieces, computing the
+    ``idx`` (``uint64``) holds each sample's flat pixel index, ``w0`` to
+    ``w3`` (``float64``) its four bilinear weights. Separate 1-D arrays
+    indexed with unsigned integers: LLVM then vectorises the pass that fills
+    them with plain stores (a 2-D array gave AVX-512 scatters). Rays of an
+    ``(n, n)`` image have at most ``2 * n + 3`` samples; smaller scratch
+    arrays work too (the rays are then done in pieces, computing the
     geometry twice).
 
     Examples
     --------
-    >>> idx, w = new_scratch(8)
-    >>> idx.shape, w.shape
-    ((20,), (4, 20))
+    >>> idx, w0, w1, w2, w3 = new_scratch(8)
+    >>> idx.shape, idx.dtype.name, w3.shape
+    ((20,), 'uint64', (20,))
     """
     m = 2 * n + 4
-    return np.empty(m, dtype=np.int64), np.empty((4, m), dtype=np.float64)
+    return (
+        np.empty(m, dtype=np.uint64),
+        np.empty(m, dtype=np.float64),
+        np.empty(m, dtype=np.float64),
+        np.empty(m, dtype=np.float64),
+        np.empty(m, dtype=np.float64),
+    )
 
 
 def new_record(parts):
@@ -198,6 +212,9 @@ def new_record(parts):
 # --------------------------------------------------------------------------
 # one ray
 # --------------------------------------------------------------------------
+# Scratch arrays are indexed with unsigned integers throughout: a signed
+# index carries numba's negative-index wrap, and LLVM then vectorises the
+# stores as AVX-512 scatters (slow on Zen 4).
 @numba.njit(cache=True, nogil=True)
 def _sample_floor(k, dx, dy, x0, y0, center, proto):
     """Position of sample ``k`` in pixel units and its floor, as scikit-image."""
@@ -210,167 +227,205 @@ def _sample_floor(k, dx, dy, x0, y0, center, proto):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, idx, w):
+def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s):
     """Flat pixel index and four bilinear weights of samples ``k0 + k``.
 
-    Arithmetic only: LLVM vectorises it. ``w[c, k]`` (unrounded, float64)
-    weighs the neighbours ``+0, +1, +stride, +stride+1`` of ``idx[k]``.
+    Arithmetic only: LLVM vectorises it. ``wc[k]`` (unrounded, float64)
+    weighs the neighbours ``+0, +1, +stride, +stride+1`` of ``idx[k]``
+    (``c = 0 .. 3``). Every sample lies in the reconstruction circle, so
+    its floor is never negative.
     """
+    idx, w0, w1, w2, w3 = s
     dsf = np.float64(ds)
     fstride = np.float64(stride)
-    w0 = w[0]
-    w1 = w[1]
-    w2 = w[2]
-    w3 = w[3]
     for k in range(count):
+        u = np.uint64(k)
         index_i, index_j, fi, fj = _sample_floor(k0 + k, dx, dy, x0, y0, center, proto)
         di = np.float64(index_i - fi)  # exact
         dj = np.float64(index_j - fj)
-        idx[k] = np.int64(np.float64(fi) * fstride + np.float64(fj))
-        w0[k] = (1.0 - di) * (1.0 - dj) * dsf
-        w1[k] = (1.0 - di) * dj * dsf
-        w2[k] = di * (1.0 - dj) * dsf
-        w3[k] = di * dj * dsf
+        idx[u] = np.uint64(np.float64(fi) * fstride + np.float64(fj))
+        w0[u] = (1.0 - di) * (1.0 - dj) * dsf
+        w1[u] = (1.0 - di) * dj * dsf
+        w2[u] = di * (1.0 - dj) * dsf
+        w3[u] = di * dj * dsf
 
 
 @numba.njit(cache=True, nogil=True)
-def _border_weights(count, n, stride, idx, w):
+def _border_weights(count, n, stride, s):
     """Zero the weights of the neighbours that scikit-image skips.
 
     Those outside the ``(n, n)`` image or on its first row or column.
     """
+    idx, w0, w1, w2, w3 = s
     for k in range(count):
-        p = idx[k]
+        u = np.uint64(k)
+        p = np.int64(idx[u])
         i = p // stride
         j = p - i * stride
         if not (i > 0 and j > 0):
-            w[0, k] = 0.0
+            w0[u] = 0.0
         if not (i > 0 and j < n - 1):
-            w[1, k] = 0.0
+            w1[u] = 0.0
         if not (i < n - 1 and j > 0):
-            w[2, k] = 0.0
+            w2[u] = 0.0
         if not (i < n - 1 and j < n - 1):
-            w[3, k] = 0.0
+            w3[u] = 0.0
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _weight_norm(count, w, proto):
+def _weight_norm(count, s, proto):
     """Sum of the squared dtype-rounded weights, in any order (vectorised)."""
-    w0 = w[0]
-    w1 = w[1]
-    w2 = w[2]
-    w3 = w[3]
-    s = _like(0.0, proto)
+    _, w0, w1, w2, w3 = s
+    acc = _like(0.0, proto)
     for k in range(count):
-        v0 = _like(w0[k], proto)
-        v1 = _like(w1[k], proto)
-        v2 = _like(w2[k], proto)
-        v3 = _like(w3[k], proto)
-        s += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
-    return s
+        u = np.uint64(k)
+        v0 = _like(w0[u], proto)
+        v1 = _like(w1[u], proto)
+        v2 = _like(w2[u], proto)
+        v3 = _like(w3[u], proto)
+        acc += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cell(flat, p, us):
+    """The four pixels at ``p``, ``p + 1``, ``p + us``, ``p + us + 1``."""
+    u1 = np.uint64(1)
+    return flat[p], flat[p + u1], flat[p + us], flat[p + us + u1]
 
 
 @numba.njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
-def _sample_sum(flat, p, us, k, w0, w1, w2, w3, proto):
-    u1 = np.uint64(1)
-    return (_like(w0[k], proto) * flat[p] + _like(w1[k], proto) * flat[p + u1]) + (
-        _like(w2[k], proto) * flat[p + us] + _like(w3[k], proto) * flat[p + us + u1]
+def _dot4(u, w0, w1, w2, w3, q, proto):
+    q0, q1, q2, q3 = q
+    return (_like(w0[u], proto) * q0 + _like(w1[u], proto) * q1) + (
+        _like(w2[u], proto) * q2 + _like(w3[u], proto) * q3
     )
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _ray_sum(flat, stride, count, idx, w, proto):
-    """Bilinear ray sum of ``count`` samples (two interleaved partial sums)."""
-    w0 = w[0]
-    w1 = w[1]
-    w2 = w[2]
-    w3 = w[3]
+def _ray_sum(flat, stride, count, s, proto):
+    """Bilinear ray sum of ``count`` samples (two interleaved partial sums).
+
+    Neighbouring samples (~0.5 px apart) often share their four pixels:
+    those are loaded again only when the flat index changes (the loads, not
+    the arithmetic, bound this loop; each sample still adds its own
+    products, so the sum is the same).
+    """
+    idx, w0, w1, w2, w3 = s
     us = np.uint64(stride)
+    u1 = np.uint64(1)
+    pp = idx[0]
+    q = _cell(flat, pp, us)
     acc0 = _like(0.0, proto)
     acc1 = _like(0.0, proto)
     for h in range(count // 2):
-        k = 2 * h
-        acc0 += _sample_sum(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3, proto)
-        acc1 += _sample_sum(
-            flat, np.uint64(idx[k + 1]), us, k + 1, w0, w1, w2, w3, proto
-        )
+        u = np.uint64(2 * h)
+        p = idx[u]
+        if p != pp:
+            pp = p
+            q = _cell(flat, pp, us)
+        acc0 += _dot4(u, w0, w1, w2, w3, q, proto)
+        p = idx[u + u1]
+        if p != pp:
+            pp = p
+            q = _cell(flat, pp, us)
+        acc1 += _dot4(u + u1, w0, w1, w2, w3, q, proto)
     if count % 2:
-        k = count - 1
-        acc0 += _sample_sum(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3, proto)
+        u = np.uint64(count - 1)
+        p = idx[u]
+        if p != pp:
+            q = _cell(flat, p, us)
+        acc0 += _dot4(u, w0, w1, w2, w3, q, proto)
     return acc0 + acc1
 
 
-@numba.njit(cache=True, nogil=True)
-def _ray_sum_border(flat, stride, count, idx, w, proto):
-    """:func:`_ray_sum` that reads no neighbour of zero weight."""
-    acc = _like(0.0, proto)
-    for k in range(count):
-        p = idx[k]
-        s = _like(0.0, proto)
-        for c in range(4):
-            v = _like(w[c, k], proto)
-            if v != 0:
-                s += v * flat[p + (c & 1) + (c >> 1) * stride]
-        acc += s
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_if(acc, flat, p, v, proto):
+    if v != 0:
+        acc += _like(v, proto) * flat[p]
     return acc
 
 
 @numba.njit(cache=True, nogil=True)
-def _scale_weights(count, deviation, win, w):
-    """``w[c, k] *= deviation * win[k]`` (vectorised): the values to add."""
-    w0 = w[0]
-    w1 = w[1]
-    w2 = w[2]
-    w3 = w[3]
+def _ray_sum_border(flat, stride, count, s, proto):
+    """:func:`_ray_sum` that reads no neighbour of zero weight."""
+    idx, w0, w1, w2, w3 = s
+    acc = _like(0.0, proto)
     for k in range(count):
-        amp = deviation * win[k]
-        w0[k] = amp * w0[k]
-        w1[k] = amp * w1[k]
-        w2[k] = amp * w2[k]
-        w3[k] = amp * w3[k]
+        u = np.uint64(k)
+        p = np.int64(idx[u])
+        t = _like(0.0, proto)
+        t = _add_if(t, flat, p, w0[u], proto)
+        t = _add_if(t, flat, p + 1, w1[u], proto)
+        t = _add_if(t, flat, p + stride, w2[u], proto)
+        t = _add_if(t, flat, p + stride + 1, w3[u], proto)
+        acc += t
+    return acc
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _scatter_one(flat, p, us, k, w0, w1, w2, w3):
+def _flush(flat, p, us, a0, a1, a2, a3):
     u1 = np.uint64(1)
-    flat[p] = flat[p] + w0[k]
-    flat[p + u1] = flat[p + u1] + w1[k]
-    flat[p + us] = flat[p + us] + w2[k]
-    flat[p + us + u1] = flat[p + us + u1] + w3[k]
+    flat[p] = flat[p] + a0
+    flat[p + u1] = flat[p + u1] + a1
+    flat[p + us] = flat[p + us] + a2
+    flat[p + us + u1] = flat[p + us + u1] + a3
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter(flat, stride, count, idx, w):
-    """Add ``w[c, k]`` to the four neighbours of every sample.
+def _scatter(flat, stride, count, deviation, win, s):
+    """Add ``deviation * win[k] * wc[k]`` to the four neighbours of sample k.
 
-    The two halves of the samples go in turn: they never share a pixel
-    (but for the middle ones, whose sums then differ by rounding), so the
-    processor overlaps their read-modify-writes.
+    Runs of samples with the same flat index (neighbouring samples are
+    ~0.5 px apart) are summed in registers and added once: the pixels'
+    read-modify-writes, which bound this loop, drop by about a third to a
+    half. The sums are then formed in a different order (rounding only).
     """
-    w0 = w[0]
-    w1 = w[1]
-    w2 = w[2]
-    w3 = w[3]
+    idx, w0, w1, w2, w3 = s
     us = np.uint64(stride)
-    m = count // 2
-    for k in range(m):
-        _scatter_one(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3)
-        _scatter_one(flat, np.uint64(idx[k + m]), us, k + m, w0, w1, w2, w3)
-    if count % 2:
-        k = count - 1
-        _scatter_one(flat, np.uint64(idx[k]), us, k, w0, w1, w2, w3)
+    pp = idx[0]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for k in range(count):
+        u = np.uint64(k)
+        p = idx[u]
+        amp = deviation * win[u]
+        if p != pp:
+            _flush(flat, pp, us, a0, a1, a2, a3)
+            pp = p
+            a0 = amp * w0[u]
+            a1 = amp * w1[u]
+            a2 = amp * w2[u]
+            a3 = amp * w3[u]
+        else:
+            a0 += amp * w0[u]
+            a1 += amp * w1[u]
+            a2 += amp * w2[u]
+            a3 += amp * w3[u]
+    _flush(flat, pp, us, a0, a1, a2, a3)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_row(flat, q, i, i0, i1, v):
+    if v != 0.0 and i0 <= i < i1:
+        flat[q] = flat[q] + v
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter_rows(flat, stride, count, idx, w, i0, i1):
+def _scatter_rows(flat, stride, count, deviation, win, s, i0, i1):
     """:func:`_scatter` on rows ``[i0, i1)`` only, skipping zero weights."""
+    idx, w0, w1, w2, w3 = s
     for k in range(count):
-        p = idx[k]
+        u = np.uint64(k)
+        amp = deviation * win[u]
+        p = np.int64(idx[u])
         i = p // stride
-        for c in range(4):
-            if w[c, k] != 0.0 and i0 <= i + (c >> 1) < i1:
-                q = p + (c & 1) + (c >> 1) * stride
-                flat[q] = flat[q] + w[c, k]
+        _add_row(flat, p, i, i0, i1, amp * w0[u])
+        _add_row(flat, p + 1, i, i0, i1, amp * w1[u])
+        _add_row(flat, p + stride, i + 1, i0, i1, amp * w2[u])
+        _add_row(flat, p + stride + 1, i + 1, i0, i1, amp * w3[u])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -381,7 +436,6 @@ def _ray_deviation(flat, n, stride, theta_rad, ray_position, projected, proto, s
     ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
     every sample is inside the image and not skipped.
     """
-    idx, w = s
     ns, ds, dx, dy, x0, y0, center = _ray_setup(n, theta_rad, ray_position, proto)
     zero = _like(0.0, proto)
     if ns <= 0:
@@ -397,16 +451,16 @@ def _ray_deviation(flat, n, stride, theta_rad, ray_position, projected, proto, s
     )
     ray_sum = zero
     weight_norm = zero
-    chunk = idx.shape[0]
+    chunk = s[0].shape[0]
     for k0 in range(0, ns + 1, chunk):
         count = min(chunk, ns + 1 - k0)
-        _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, idx, w)
+        _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s)
         if interior:
-            ray_sum += _ray_sum(flat, stride, count, idx, w, proto)
+            ray_sum += _ray_sum(flat, stride, count, s, proto)
         else:
-            _border_weights(count, n, stride, idx, w)
-            ray_sum += _ray_sum_border(flat, stride, count, idx, w, proto)
-        weight_norm += _weight_norm(count, w, proto)
+            _border_weights(count, n, stride, s)
+            ray_sum += _ray_sum_border(flat, stride, count, s, proto)
+        weight_norm += _weight_norm(count, s, proto)
     if not weight_norm > 0:
         return 0, ds, dx, dy, x0, y0, center, zero, True
     deviation = _like(-(ray_sum - projected) / weight_norm, proto)
@@ -420,7 +474,6 @@ def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh):
     ``fresh``: the scratch still holds the weights of the whole ray.
     """
     ns, ds, dx, dy, x0, y0, center, deviation, interior = ray
-    idx, w = s
     h = ns // 2
     if h * h + ns < windows.shape[0]:
         win = windows[h * h : h * h + ns + 1]
@@ -429,20 +482,17 @@ def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh):
         _fill_window(win, ns, proto)
     dev = np.float64(deviation)
     all_rows = interior and i0 == 0 and i1 >= n
-    chunk = idx.shape[0]
+    chunk = s[0].shape[0]
     for k0 in range(0, ns + 1, chunk):
         count = min(chunk, ns + 1 - k0)
         if not (fresh and ns < chunk):
-            _sample_weights(
-                k0, count, ds, dx, dy, x0, y0, center, stride, proto, idx, w
-            )
+            _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s)
             if not interior:
-                _border_weights(count, n, stride, idx, w)
-        _scale_weights(count, dev, win[k0:], w)
+                _border_weights(count, n, stride, s)
         if all_rows:
-            _scatter(uflat, stride, count, idx, w)
+            _scatter(uflat, stride, count, dev, win[k0:], s)
         else:
-            _scatter_rows(uflat, stride, count, idx, w, i0, i1)
+            _scatter_rows(uflat, stride, count, dev, win[k0:], s, i0, i1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -499,9 +549,12 @@ def clip_outside(image, lo, hi, rows):
     col_lo, col_hi = rows
     n = image.shape[0]
     for i in range(n):
-        for j in range(n):
-            if j < col_lo[i] or j >= col_hi[i]:
-                image[i, j] = min(max(image[i, j], lo), hi)
+        row = image[i]
+        # two plain ranges (a test per column vectorised as a gather)
+        for j in range(col_lo[i]):
+            row[j] = min(max(row[j], lo), hi)
+        for j in range(col_hi[i], n):
+            row[j] = min(max(row[j], lo), hi)
 
 
 # --------------------------------------------------------------------------
