@@ -180,10 +180,10 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, slabs, ou
     -----
     Output pixel ``(k, d)`` of the rotated image samples the input at
     ``c = H0*d + H1*k + H2``, ``r = H3*d + H4*k + H5``; the projection is the
-    sum over ``k`` in increasing order (as ``rotated.sum(0)``). The loop runs
-    ``k`` outside and ``d`` inside so that memory is read along rows, and
-    reads a copy of the image with a 2-pixel zero border so that the inner
-    loop needs no bounds checks.
+    sum over ``k`` (as ``rotated.sum(0)``; here two rows ``k`` at a time, so
+    the sums agree to rounding). The loop runs ``k`` outside and ``d``
+    inside so that memory is read along rows, and reads a copy of the image
+    with a 6-pixel zero border so that the inner loop needs no bounds checks.
 
     Examples
     --------
@@ -195,7 +195,7 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, slabs, ou
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
-    flat, flat_t, pad = _padded_copies(image, 4)
+    flat, flat_t, pad = _padded_copies(image, 6)
     for a in numba.prange(matrices.shape[0]):
         _radon_angle(
             flat,
@@ -229,7 +229,7 @@ def radon_project_serial(
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
-    flat, flat_t, pad = _padded_copies(image, 4)
+    flat, flat_t, pad = _padded_copies(image, 6)
     for a in range(matrices.shape[0]):
         _radon_angle(
             flat,
@@ -245,6 +245,76 @@ def radon_project_serial(
             slabs,
             out[a],
         )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_range(
+    k,
+    reach,
+    center,
+    size,
+    h0,
+    h1,
+    h2,
+    h3,
+    h4,
+    h5,
+    off_r,
+    off_c,
+    rows,
+    cols,
+    sl_a,
+    sl_b,
+    sl_v,
+    slabs,
+):
+    """Detectors ``[d0, d1)`` of rotated row ``k`` whose samples may be non-zero."""
+    kk = k - center
+    h2sq = reach * reach - kk * kk
+    if h2sq < 0:
+        return 0, 0
+    h = math.sqrt(h2sq)
+    d0 = max(0, int(math.floor(center - h)) - 1)
+    d1 = min(size, int(math.ceil(center + h)) + 2)
+    base_c = h1 * k
+    base_r = h4 * k
+    # -1 < r < rows and -1 < c < cols (+-2 samples that read the zero
+    # border), elsewhere the sample is exactly 0
+    d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
+    d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
+    for m in range(sl_a.shape[0]):
+        if d1 <= d0:
+            break
+        d0, d1 = _line_range(
+            sl_a[m] + sl_b[m] * k, sl_v[m], slabs[m, 2], slabs[m, 3], d0, d1
+        )
+    return max(d0, 0), min(d1, size)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _positions(h0, c0, h3, r0, pad, s_r, s_c, d0, d1, idxs, drs, dcs):
+    """Padded flat index and fractions of the samples ``d0 <= d < d1``."""
+    for d in range(d0, d1):
+        u = np.uint64(d)
+        c = h0 * d + c0
+        r = h3 * d + r0
+        fr = np.floor(r)
+        fc = np.floor(c)
+        drs[u] = r - fr
+        dcs[u] = c - fc
+        # >= 0: the padding holds every sample that reaches here
+        idxs[u] = np.uint64((np.int64(fr) + pad) * s_r + (np.int64(fc) + pad) * s_c)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bilinear(img, idx, dr, dc, s_1, s_2, s_12):
+    tl = img[idx]
+    tr = img[idx + s_1]
+    bl = img[idx + s_2]
+    br = img[idx + s_12]
+    top = tl + dc * (tr - tl)
+    bottom = bl + dc * (br - bl)
+    return top + dr * (bottom - top)
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
@@ -271,6 +341,9 @@ def _radon_angle(
     idxs = np.empty(size, dtype=np.uint64)
     drs = np.empty(size, dtype=np.float64)
     dcs = np.empty(size, dtype=np.float64)
+    idxs2 = np.empty(size, dtype=np.uint64)
+    drs2 = np.empty(size, dtype=np.float64)
+    dcs2 = np.empty(size, dtype=np.float64)
     h0 = mat[0]
     h1 = mat[1]
     h2 = mat[2]
@@ -290,75 +363,125 @@ def _radon_angle(
         sl_a[m] = nr * (h5 - off_r) + nc * (h2 - off_c)
         sl_b[m] = nr * h4 + nc * h1
         sl_v[m] = nr * h3 + nc * h0
-    if support_radius >= 0:
-        for k in range(size):
-            kk = k - center
-            h2sq = reach * reach - kk * kk
-            if h2sq < 0:
+    if along_rows:
+        s_r = pw
+        s_c = 1
+        img = flat
+        s_1 = np.uint64(1)
+        s_2 = np.uint64(pw)
+    else:
+        # same samples, read from the transposed copy so that memory is
+        # walked contiguously
+        s_r = 1
+        s_c = ph
+        img = flat_t
+        s_1 = np.uint64(ph)
+        s_2 = np.uint64(1)
+    s_12 = s_1 + s_2
+    if support_radius < 0:
+        for d in range(size):
+            out_row[d] = 0.0
+        return
+    # rows k and k + 1 of the rotated image go together: one pass over the
+    # union of their detector ranges (samples outside a row's own range are
+    # exact zeros that read the zero border) and one add per detector
+    for k in range(0, size, 2):
+        k2 = min(k + 1, size - 1)
+        d0, d1 = _row_range(
+            k,
+            reach,
+            center,
+            size,
+            h0,
+            h1,
+            h2,
+            h3,
+            h4,
+            h5,
+            off_r,
+            off_c,
+            rows,
+            cols,
+            sl_a,
+            sl_b,
+            sl_v,
+            slabs,
+        )
+        e0, e1 = 0, 0
+        if k2 != k:
+            e0, e1 = _row_range(
+                k2,
+                reach,
+                center,
+                size,
+                h0,
+                h1,
+                h2,
+                h3,
+                h4,
+                h5,
+                off_r,
+                off_c,
+                rows,
+                cols,
+                sl_a,
+                sl_b,
+                sl_v,
+                slabs,
+            )
+        if e1 <= e0:
+            if d1 <= d0:
                 continue
-            h = math.sqrt(h2sq)
-            d0 = max(0, int(math.floor(center - h)) - 1)
-            d1 = min(size, int(math.ceil(center + h)) + 2)
-            base_c = h1 * k
-            base_r = h4 * k
-            # -1 < r < rows and -1 < c < cols (+-2 samples that read the
-            # zero border), elsewhere the sample is exactly 0
-            d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
-            d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
-            for m in range(n_sl):
-                if d1 <= d0:
-                    break
-                d0, d1 = _line_range(
-                    sl_a[m] + sl_b[m] * k, sl_v[m], slabs[m, 2], slabs[m, 3], d0, d1
-                )
-            if d0 < 0:
-                d0 = 0
-            if d1 > size:
-                d1 = size
-            # pass 1 (vectorised): sample positions -> index and fractions
-            if along_rows:
-                s_r = pw
-                s_c = 1
-            else:
-                s_r = 1
-                s_c = ph
-            for d in range(d0, d1):
-                # unsigned indices: no negative-index wrapping, so the loop
-                # vectorises with plain stores (signed ones gave scatters)
-                u = np.uint64(d)
-                c = h0 * d + base_c + h2 - off_c
-                r = h3 * d + base_r + h5 - off_r
-                fr = np.floor(r)
-                fc = np.floor(c)
-                drs[u] = r - fr
-                dcs[u] = c - fc
-                # >= 0: the padding holds every sample that reaches here
-                idxs[u] = np.uint64(
-                    (np.int64(fr) + pad) * s_r + (np.int64(fc) + pad) * s_c
-                )
-            # pass 2: gather the 4 neighbours and interpolate (warp's
-            # bilinear weights, as top + dc * (tr - tl) with one rounding)
-            if along_rows:
-                s_1 = np.uint64(1)
-                s_2 = np.uint64(pw)
-            else:
-                # same samples, read from the transposed copy so that
-                # memory is walked contiguously
-                s_1 = np.uint64(ph)
-                s_2 = np.uint64(1)
-            img = flat if along_rows else flat_t
-            s_12 = s_1 + s_2
+            e0, e1 = d0, d1
+            two = False
+        else:
+            two = k2 != k
+            if d1 <= d0:
+                d0, d1 = e0, e1
+        d0 = min(d0, e0)
+        d1 = max(d1, e1)
+        # pass 1 (vectorised): sample positions -> index and fractions.
+        # Unsigned indices: no negative-index wrapping, so the loop
+        # vectorises with plain stores (signed ones gave scatters).
+        _positions(
+            h0,
+            h1 * k + h2 - off_c,
+            h3,
+            h4 * k + h5 - off_r,
+            pad,
+            s_r,
+            s_c,
+            d0,
+            d1,
+            idxs,
+            drs,
+            dcs,
+        )
+        if two:
+            _positions(
+                h0,
+                h1 * k2 + h2 - off_c,
+                h3,
+                h4 * k2 + h5 - off_r,
+                pad,
+                s_r,
+                s_c,
+                d0,
+                d1,
+                idxs2,
+                drs2,
+                dcs2,
+            )
+            # pass 2: gather the 4 neighbours of both samples, interpolate
+            # (warp's bilinear weights, as top + dc * (tr - tl), one rounding)
             for d in range(d0, d1):
                 u = np.uint64(d)
-                idx = idxs[u]
-                dr = drs[u]
-                dc = dcs[u]
-                tl = img[idx]
-                tr = img[idx + s_1]
-                bl = img[idx + s_2]
-                br = img[idx + s_12]
-                top = tl + dc * (tr - tl)
-                bottom = bl + dc * (br - bl)
-                acc[u] += top + dr * (bottom - top)
+                v = _bilinear(img, idxs[u], drs[u], dcs[u], s_1, s_2, s_12)
+                v2 = _bilinear(img, idxs2[u], drs2[u], dcs2[u], s_1, s_2, s_12)
+                acc[u] += v + v2
+        else:
+            for d in range(d0, d1):
+                u = np.uint64(d)
+                acc[u] += _bilinear(img, idxs[u], drs[u], dcs[u], s_1, s_2, s_12)
     for d in range(size):
         out_row[d] = acc[d]
