@@ -412,7 +412,10 @@ def iradon(
         backproject_serial(
             kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
         )
-    return reconstructed * np.pi / (2 * angles_count)
+    # in place, in scikit-image's order: (reconstructed * pi) / (2 * n)
+    reconstructed *= np.pi
+    reconstructed /= 2 * angles_count
+    return reconstructed
 
 
 def _check_output_size(output_size: Any) -> int:
