@@ -138,7 +138,9 @@ def filtered_projections(
         Pad the detector as scikit-image does for ``circle=True``.
     reach : float, optional
         Largest ``|t|`` (distance from the centre bin) that back projection
-        will read; bins farther out are left zero. ``None``: all bins.
+        will interpolate at; bins farther than ``ceil(reach)`` are left
+        zero. ``None``: all bins. (For a 512 detector and ``reach=256`` the
+        513 bins needed plus the 512 of data fit a 1024-point FFT.)
     workers : int
         FFT threads.
 
@@ -164,7 +166,12 @@ def filtered_projections(
     half = length // 2
     n0, n1 = 0, length
     if reach is not None:
-        r = int(np.ceil(reach)) + 2  # + the slope's neighbour and rounding
+        # bins half - r .. half + r: every t in [-reach, reach] reads
+        # f[k] and f[k + 1] with k = floor(t) in there (the slope at
+        # k = half + r is read only for t = reach, with weight 0; t one
+        # rounding error beyond the range reads a zero bin with weight 0
+        # or 1 - w ~ 0, so the result is continuous)
+        r = int(np.ceil(reach))
         n0, n1 = max(0, half - r), min(length, half + r + 1)
     n_out = n1 - n0
     n_fft = sfft.next_fast_len(n_out + n_det - 1, real=True)

@@ -366,8 +366,11 @@ def iradon(
     # the largest |t| the output pixels read (none when cubic: the spline
     # through each projection needs every bin)
     reach = None
-    if interpolation != "cubic":
-        reach = radius * (1.0 if circle else np.sqrt(2.0)) + 1.0
+    if interpolation == "linear" and circle:
+        reach = float(radius)  # pixels within the circle: |t| <= radius
+    elif interpolation != "cubic":
+        # nearest rounds up to half a bin; corners of the square: r * sqrt 2
+        reach = radius * (1.0 if circle else np.sqrt(2.0)) + 2.0
     # one FFT worker on the serial path (stacks run slices side by side)
     filtered, _, _ = filtered_projections(
         radon_image, filter_name, circle, reach, _FFT_WORKERS if threads else 1
