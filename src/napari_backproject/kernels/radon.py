@@ -248,26 +248,7 @@ def radon_project_serial(
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _row_range(
-    k,
-    reach,
-    center,
-    size,
-    h0,
-    h1,
-    h2,
-    h3,
-    h4,
-    h5,
-    off_r,
-    off_c,
-    rows,
-    cols,
-    sl_a,
-    sl_b,
-    sl_v,
-    slabs,
-):
+def _row_range(k, reach, center, size, mat, off_r, off_c, rows, cols, slab_lines):
     """Detectors ``[d0, d1)`` of rotated row ``k`` whose samples may be non-zero."""
     kk = k - center
     h2sq = reach * reach - kk * kk
@@ -276,18 +257,18 @@ def _row_range(
     h = math.sqrt(h2sq)
     d0 = max(0, int(math.floor(center - h)) - 1)
     d1 = min(size, int(math.ceil(center + h)) + 2)
-    base_c = h1 * k
-    base_r = h4 * k
     # -1 < r < rows and -1 < c < cols (+-2 samples that read the zero
     # border), elsewhere the sample is exactly 0
-    d0, d1 = _line_range(base_r + h5 - off_r, h3, -1.0, rows * 1.0, d0, d1)
-    d0, d1 = _line_range(base_c + h2 - off_c, h0, -1.0, cols * 1.0, d0, d1)
-    for m in range(sl_a.shape[0]):
+    r0 = mat[4] * k + mat[5] - off_r
+    c0 = mat[1] * k + mat[2] - off_c
+    d0, d1 = _line_range(r0, mat[3], -1.0, rows * 1.0, d0, d1)
+    d0, d1 = _line_range(c0, mat[0], -1.0, cols * 1.0, d0, d1)
+    # the support polygon: line m at (k, d) is a + b * k + v * d in [lo, hi]
+    for m in range(slab_lines.shape[0]):
         if d1 <= d0:
             break
-        d0, d1 = _line_range(
-            sl_a[m] + sl_b[m] * k, sl_v[m], slabs[m, 2], slabs[m, 3], d0, d1
-        )
+        a, b, v, lo, hi = slab_lines[m]
+        d0, d1 = _line_range(a + b * k, v, lo, hi, d0, d1)
     return max(d0, 0), min(d1, size)
 
 
@@ -352,17 +333,16 @@ def _radon_angle(
     h5 = mat[5]
     along_rows = abs(h0) >= abs(h3)
     # the support polygon along this angle's lines: nr*r + nc*c at sample
-    # (k, d) is sl_a + sl_b * k + sl_v * d
-    n_sl = slabs.shape[0]
-    sl_a = np.empty(n_sl)
-    sl_b = np.empty(n_sl)
-    sl_v = np.empty(n_sl)
-    for m in range(n_sl):
+    # (k, d) is a + b * k + v * d, within [lo, hi]
+    slab_lines = np.empty((slabs.shape[0], 5))
+    for m in range(slabs.shape[0]):
         nr = slabs[m, 0]
         nc = slabs[m, 1]
-        sl_a[m] = nr * (h5 - off_r) + nc * (h2 - off_c)
-        sl_b[m] = nr * h4 + nc * h1
-        sl_v[m] = nr * h3 + nc * h0
+        slab_lines[m, 0] = nr * (h5 - off_r) + nc * (h2 - off_c)
+        slab_lines[m, 1] = nr * h4 + nc * h1
+        slab_lines[m, 2] = nr * h3 + nc * h0
+        slab_lines[m, 3] = slabs[m, 2]
+        slab_lines[m, 4] = slabs[m, 3]
     if along_rows:
         s_r = pw
         s_c = 1
@@ -388,46 +368,12 @@ def _radon_angle(
     for k in range(0, size, 2):
         k2 = min(k + 1, size - 1)
         d0, d1 = _row_range(
-            k,
-            reach,
-            center,
-            size,
-            h0,
-            h1,
-            h2,
-            h3,
-            h4,
-            h5,
-            off_r,
-            off_c,
-            rows,
-            cols,
-            sl_a,
-            sl_b,
-            sl_v,
-            slabs,
+            k, reach, center, size, mat, off_r, off_c, rows, cols, slab_lines
         )
         e0, e1 = 0, 0
         if k2 != k:
             e0, e1 = _row_range(
-                k2,
-                reach,
-                center,
-                size,
-                h0,
-                h1,
-                h2,
-                h3,
-                h4,
-                h5,
-                off_r,
-                off_c,
-                rows,
-                cols,
-                sl_a,
-                sl_b,
-                sl_v,
-                slabs,
+                k2, reach, center, size, mat, off_r, off_c, rows, cols, slab_lines
             )
         if e1 <= e0:
             if d1 <= d0:

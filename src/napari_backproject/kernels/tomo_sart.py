@@ -44,8 +44,8 @@ import math
 
 import numba
 import numpy as np
-from numba import types
-from numba.extending import overload
+
+from ._cast import like as _like
 
 __all__ = [
     "GAP_RAYS",
@@ -63,18 +63,6 @@ __all__ = [
 _HAMMING_BETA = 0.46164
 _BLOCK = 8  # rays per scatter block of the prange kernel
 GAP_RAYS = 3  # rays at the start of a thread's range that are recorded
-
-
-def _like(x, proto):  # pragma: no cover - replaced by the overload in jit code
-    """Cast ``x`` to the floating type of ``proto``."""
-    return type(proto)(x)
-
-
-@overload(_like, inline="always")
-def _ol_like(x, proto):
-    if isinstance(proto, types.Float) and proto.bitwidth == 32:
-        return lambda x, proto: np.float32(x)
-    return lambda x, proto: np.float64(x)
 
 
 @numba.njit(cache=True, nogil=True)
