@@ -40,16 +40,16 @@ def _rmse_in_circle(rec: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((rec[inside] - truth[inside]) ** 2)))
 
 
-def _notes(ours, ref, updates, truth=None):
+def _notes(ours, ref, updates, truth=None, label="skimage"):
     def notes() -> str:
         parts = [
             f"ours {_rate(ours, updates) / 1e6:.0f} M px-angle/s",
-            f"skimage {_rate(ref, updates) / 1e6:.0f} M px-angle/s",
+            f"{label} {_rate(ref, updates) / 1e6:.0f} M px-angle/s",
         ]
         if truth is not None:
             parts.append(
                 f"RMSE in circle ours {_rmse_in_circle(ours(), truth):.4f} "
-                f"vs skimage {_rmse_in_circle(ref(), truth):.4f}"
+                f"vs {label} {_rmse_in_circle(ref(), truth):.4f}"
             )
         return "; ".join(parts)
 
@@ -212,19 +212,7 @@ def _astra_cases(img, theta, sino, quick: bool) -> list[Case]:
         return tomo.iradon_sart(sino, theta)
 
     def notes(ours, ref, truth=None):
-        def text() -> str:
-            parts = [
-                f"ours {_rate(ours, upd) / 1e6:.0f} M px-angle/s",
-                f"astra {_rate(ref, upd) / 1e6:.0f} M px-angle/s",
-            ]
-            if truth is not None:
-                parts.append(
-                    f"RMSE in circle ours {_rmse_in_circle(ours(), truth):.4f} "
-                    f"vs astra {_rmse_in_circle(ref(), truth):.4f}"
-                )
-            return "; ".join(parts)
-
-        return text
+        return _notes(ours, ref, upd, truth, label="astra")
 
     version = getattr(astra, "__version__", "?")
     repeats = 3 if quick else 5
