@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit
 from napari.layers import Image, Labels
-from qtpy.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QPushButton, QWidget
 
 from .._progress import Cancelled, Progress, iter_chunks
 from ..backproject import backproject, placement, write_backprojection
 from ..io.tiff import read_tiff
 from ..slice_geometry import SliceGeometry
+from ._dock import dock_layout, follow_layers
 from ._job import JobControls
 from ._layers import SOURCE_KEY, matching_geometry
 
@@ -177,16 +178,8 @@ class BackprojectWidget(QWidget):
             ]
         )
         self.job = JobControls(self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.container.native)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        layout.addLayout(buttons)
-        layout.addWidget(self.job)
-        layout.addStretch(1)
-        self.viewer.layers.events.inserted.connect(self.reset_choices)
-        self.viewer.layers.events.removed.connect(self.reset_choices)
-        self.reset_choices()
+        dock_layout(self, self.container, [self.run_button], self.job)
+        follow_layers(self.viewer, self.reset_choices)
 
     def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         return [

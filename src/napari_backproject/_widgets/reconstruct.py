@@ -25,10 +25,11 @@ from magicgui.widgets import (
 from napari.layers import Image
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPushButton, QWidget
 
 from .. import tomography
 from .._progress import Progress, iter_chunks
+from ._dock import dock_layout, follow_layers
 from ._job import JobControls
 from .sinogram import uniform_theta
 
@@ -259,13 +260,14 @@ class ReconstructWidget(QWidget):
         self.preview_controls = JobControls(self)
         self.preview_controls.progress_bar.setMaximumHeight(6)
         self.preview_controls.progress_bar.setTextVisible(False)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.container.native)
-        layout.addWidget(self.run_button)
-        layout.addWidget(self.controls)
         self.preview_controls.row.insertWidget(0, QLabel("preview", self))
-        layout.addWidget(self.preview_controls)
-        layout.addStretch(1)
+        dock_layout(
+            self,
+            self.container,
+            [self.run_button],
+            self.controls,
+            self.preview_controls,
+        )
         #: how many times the running job's result layer was updated
         self.n_updates = 0
         self._result_layer: Image | None = None
@@ -282,10 +284,8 @@ class ReconstructWidget(QWidget):
         self.sinogram.changed.connect(self._on_layer_changed)
         self.container.changed.connect(self._schedule_preview)
         self.viewer.dims.events.current_step.connect(self._on_step)
-        self.viewer.layers.events.inserted.connect(self.reset_choices)
-        self.viewer.layers.events.removed.connect(self.reset_choices)
         self._update_visibility()
-        self.reset_choices()
+        follow_layers(self.viewer, self.reset_choices)
 
     # ------------------------------------------------------------- state
     def reset_choices(self, event: Any = None) -> None:

@@ -22,10 +22,11 @@ from magicgui.widgets import (
 )
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtWidgets import QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QPushButton, QWidget
 
 from .. import tomography
 from .._progress import Progress, iter_chunks
+from ._dock import dock_layout, follow_layers
 from ._job import JobControls
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,16 +144,10 @@ class SinogramWidget(QWidget):
             ]
         )
         self.controls = JobControls(self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.container.native)
-        layout.addWidget(self.run_button)
-        layout.addWidget(self.controls)
-        layout.addStretch(1)
+        dock_layout(self, self.container, [self.run_button], self.controls)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.container.changed.connect(self._update_info)
-        self.viewer.layers.events.inserted.connect(self.reset_choices)
-        self.viewer.layers.events.removed.connect(self.reset_choices)
-        self.reset_choices()
+        follow_layers(self.viewer, self.reset_choices)
 
     # ------------------------------------------------------------- helpers
     def reset_choices(self, event: Any = None) -> None:

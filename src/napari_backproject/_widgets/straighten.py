@@ -22,12 +22,13 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Points, Shapes
-from qtpy.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QPushButton, QWidget
 
 from .._progress import Cancelled, Progress, iter_chunks
 from ..geometry import make_slice_geometry
 from ..slice_geometry import SliceGeometry
 from ..straighten import save_straightened, straighten
+from ._dock import dock_layout, follow_layers
 from ._job import JobControls
 from ._layers import curve_voxels, geometry_metadata, layer_path, plane_outlines
 
@@ -184,17 +185,10 @@ class StraightenWidget(QWidget):
             ]
         )
         self.job = JobControls(self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.container.native)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.preview_button)
-        buttons.addWidget(self.run_button)
-        layout.addLayout(buttons)
-        layout.addWidget(self.job)
-        layout.addStretch(1)
-        self.viewer.layers.events.inserted.connect(self.reset_choices)
-        self.viewer.layers.events.removed.connect(self.reset_choices)
-        self.reset_choices()
+        dock_layout(
+            self, self.container, [self.preview_button, self.run_button], self.job
+        )
+        follow_layers(self.viewer, self.reset_choices)
 
     # ------------------------------------------------------------ choices
     def _image_choices(self, _widget: Any = None) -> list[tuple[str, Image]]:
