@@ -52,6 +52,9 @@ def nonzero_radius(image, center_r, center_c):
     return math.sqrt(best)
 
 
+# zero border of the image copies: samples reach up to 3 pixels outside
+# the image (row ranges' margins plus the paired row), +1 for the neighbour
+_PAD = 6
 N_SLABS = 8  # directions of the polygon that bounds the non-zero pixels
 
 
@@ -195,7 +198,7 @@ def radon_project(image, matrices, size, off_r, off_c, support_radius, slabs, ou
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
-    flat, flat_t, pad = _padded_copies(image, 6)
+    flat, flat_t, pad = _padded_copies(image, _PAD)
     for a in numba.prange(matrices.shape[0]):
         _radon_angle(
             flat,
@@ -229,7 +232,7 @@ def radon_project_serial(
     >>> out.tolist()
     [[3.0, 3.0, 3.0]]
     """
-    flat, flat_t, pad = _padded_copies(image, 6)
+    flat, flat_t, pad = _padded_copies(image, _PAD)
     for a in range(matrices.shape[0]):
         _radon_angle(
             flat,
