@@ -26,7 +26,15 @@ import numpy as np
 
 from ._fbp_filter import filtered_projections
 from ._progress import ProgressCallback, report
-from .kernels.fbp import CUBIC, LINEAR, NEAREST, backproject, backproject_serial
+from .kernels.fbp import (
+    CUBIC,
+    HAVE_PERMUTE,
+    LINEAR,
+    NEAREST,
+    backproject,
+    backproject_serial,
+    linear_table,
+)
 from .kernels.radon import (
     N_SLABS,
     nonzero_radius,
@@ -383,13 +391,9 @@ def iradon(
     reconstructed = np.zeros((output_size, output_size), dtype=dtype)
     if interpolation == "linear":
         kind = LINEAR
-        # interleaved (f[k], slope[k]) with f[n_det] = 0, as np.interp's
-        # slopes (bins outside [n0, n1) are zero and never read)
-        table = np.empty((filtered.shape[0], n_det, 2))
-        table[:, :, 0] = filtered
-        table[:, :-1, 1] = filtered[:, 1:] - filtered[:, :-1]
-        table[:, -1, 1] = -filtered[:, -1]
-        table = table.reshape(filtered.shape[0], 2 * n_det)
+        # values and np.interp's slopes (bins outside [n0, n1) are zero and
+        # never read)
+        table = linear_table(filtered)
     elif interpolation == "nearest":
         kind = NEAREST
         table = filtered
@@ -407,14 +411,18 @@ def iradon(
         table = np.ascontiguousarray(spline.c.transpose(2, 1, 0)).reshape(
             filtered.shape[0], -1
         )
-    if threads:
-        backproject(
-            kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
-        )
-    else:
-        backproject_serial(
-            kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed
-        )
+    run = backproject if threads else backproject_serial
+    run(
+        kind,
+        table,
+        cos_a,
+        sin_a,
+        n_det,
+        radius,
+        bool(circle),
+        reconstructed,
+        HAVE_PERMUTE,
+    )
     # in place, in scikit-image's order: (reconstructed * pi) / (2 * n)
     reconstructed *= np.pi
     reconstructed /= 2 * angles_count
@@ -530,6 +538,8 @@ class _SartSetup:
         self.parallel = bool(parallel)
 
     _THREADS_MIN_SIZE = 128
+    # checks of a barrier (~30 ns each) before a waiting thread yields the CPU
+    _SPINS = 20_000
     # row padding (elements) of the working copy: rows of a power-of-two
     # length alias in the cache and the scatter runs twice as slow
     _ROW_PAD = 16
@@ -587,18 +597,22 @@ class _SartSetup:
 
         Per angle: each thread scatters its half of the rays into the shared
         ``update`` (:func:`sart_rays`), a barrier, each thread applies the
-        update to its half of the rows (:func:`sart_apply`), a barrier. The
-        kernels release the GIL. Progress is reported (and may raise) here,
-        between angles; the helper then stops at its next barrier.
+        update to its half of the rows (:func:`sart_apply`), a barrier. Both
+        run :func:`sart_steps`, which waits at the barriers by spinning on an
+        atomic counter without the GIL; after a long wait it returns, and
+        the thread yields the CPU before it carries on. This thread runs the
+        angles in blocks and reports progress (which may raise) between
+        them; when it stops, it sets the abort flag, and the helper returns
+        at its next barrier (and the other way round if the helper fails).
         """
         import threading
+        import time
 
         from .kernels.tomo_sart import (
             clip_outside,
             new_record,
             new_scratch,
-            sart_apply,
-            sart_rays,
+            sart_steps,
             update_rows,
         )
 
@@ -607,69 +621,46 @@ class _SartSetup:
         n = image.shape[0]
         rows = update_rows(n)
         record = new_record(parts)
-        windows = self.windows
-        relaxation = self.relaxation
         if do_clip:
             clip_outside(image, lo, hi, rows)
-        barrier = threading.Barrier(parts)
+        sync = np.zeros(2, dtype=np.int64)  # [barrier counter, abort]
         failed: list[BaseException] = []
+        relax = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
+        fixed = (image, update, thetas, projections, shifts, self.relaxation)
+        fixed += (lo, hi, do_clip, rows, self.windows)
 
-        def angles(part, scratch, after_angle):
-            for a in range(len(thetas)):
-                sart_rays(
-                    image,
-                    update,
-                    thetas[a],
-                    projections[a],
-                    shifts[a],
-                    windows,
-                    scratch,
-                    record,
-                    part,
-                    parts,
+        def run(part, scratch, step0, step1):
+            """Steps [step0, step1) on this thread; False if aborted."""
+            s = step0
+            while s < step1:
+                s = sart_steps(
+                    *fixed, scratch, record, sync, part, parts, s, step1, self._SPINS
                 )
-                barrier.wait()
-                sart_apply(
-                    image,
-                    update,
-                    relaxation,
-                    lo,
-                    hi,
-                    do_clip,
-                    rows,
-                    record,
-                    windows,
-                    scratch,
-                    part,
-                    parts,
-                )
-                barrier.wait()
-                after_angle(a)
+                if s < 0:
+                    return False
+                if s < step1:  # the other thread is late: let it run
+                    relax()
+            return True
 
         def helper():
             try:
-                angles(1, new_scratch(n), lambda a: None)
-            except threading.BrokenBarrierError:
-                pass  # the main thread stopped (cancelled or failed)
+                run(1, new_scratch(n), 0, 2 * len(thetas))
             except BaseException as exc:  # pragma: no cover - kernel failure
                 failed.append(exc)
-                barrier.abort()
-
-        def after_angle(a):
-            if a % _SART_REPORT_EVERY == _SART_REPORT_EVERY - 1 or a == len(thetas) - 1:
-                report(progress, done + a + 1, total)
+                sync[1] = 1
 
         thread = threading.Thread(target=helper, name="sart-helper", daemon=True)
         thread.start()
         try:
-            angles(0, new_scratch(n), after_angle)
-        except threading.BrokenBarrierError:
-            thread.join()
-            if failed:  # pragma: no cover - kernel failure
-                raise failed[0] from None
-            raise
+            scratch = new_scratch(n)
+            for start in range(0, len(thetas), _SART_REPORT_EVERY):
+                stop = min(len(thetas), start + _SART_REPORT_EVERY)
+                if not run(0, scratch, 2 * start, 2 * stop):
+                    thread.join()
+                    raise failed[0] if failed else RuntimeError("SART helper stopped")
+                report(progress, done + stop, total)
         finally:
-            barrier.abort()  # no-op when both finished; else frees the helper
+            sync[1] = 1  # no-op when both finished; else stops the helper
             thread.join()
 
 
