@@ -564,3 +564,178 @@ def test_ct_kernels_have_no_scatter_or_gather_instructions(tmp_path):
         check=True,
     ).stdout
     assert "HITS {}" in out, out
+
+
+# ------------------------------------------------- SART spin barrier (atomics)
+def test_atomic_ops_are_atomic_across_threads():
+    """Two nogil threads add to one counter and pass a spin barrier
+    together many times: no lost update, no thread ever runs ahead."""
+    import threading
+
+    import numba
+
+    from napari_backproject.kernels._atomic import (
+        atomic_add,
+        atomic_load,
+        atomic_store,
+        spin_until,
+    )
+
+    @numba.njit(nogil=True)
+    def add_many(sync, count):
+        for _ in range(count):
+            atomic_add(sync, 2, 1)
+
+    @numba.njit(nogil=True)
+    def rounds(sync, seen, part, count):
+        for r in range(count):
+            atomic_store(seen, part, r)
+            atomic_add(sync, 0, 1)
+            if spin_until(sync, 0, 2 * (r + 1), 1, 1 << 40) != 1:
+                return -1
+            # both threads have written round r and none has started r + 1
+            if atomic_load(seen, 1 - part) < r:
+                return r
+            if atomic_add(sync, 3, 1) < 0:  # second counter, as a barrier
+                return -2
+            if spin_until(sync, 3, 2 * (r + 1), 1, 1 << 40) != 1:
+                return -1
+        return count
+
+    sync = np.zeros(4, dtype=np.int64)
+    threads = [threading.Thread(target=add_many, args=(sync, 200_000)) for _ in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sync[2] == 400_000
+
+    seen = np.zeros(2, dtype=np.int64)
+    out = [None, None]
+
+    def run(part):
+        out[part] = rounds(sync, seen, part, 5_000)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [5_000, 5_000]
+    assert sync[0] == sync[3] == 10_000
+
+
+def test_sart_steps_barrier_and_resume():
+    """The spin-barrier driver gives the serial result, also when every wait
+    times out and is resumed, and returns -1 once aborted."""
+    import threading
+
+    from napari_backproject.kernels import tomo_sart as ks
+
+    n = 40
+    theta = np.linspace(0, 180, 10, endpoint=False)
+    proj = np.ascontiguousarray(radon(_disk_image((n, n), 3), theta).T)
+    shifts = np.full(10, 0.2)
+    win = ks.hamming_windows(n, 0.0)
+    ref = np.zeros((n, n + 3))
+    ks.sart_angles_serial(
+        ref, np.zeros_like(ref), theta, proj, shifts, 0.2, 0.0, 0.4, True, win
+    )
+    rows = ks.update_rows(n)
+    for spins in (1, 1 << 30):
+        img = np.zeros((n, n + 3))
+        upd = np.zeros_like(img)
+        ks.clip_outside(img, 0.0, 0.4, rows)
+        rec = ks.new_record(2)
+        sync = np.zeros(2, dtype=np.int64)
+        args = (img, upd, theta, proj, shifts, 0.2, 0.0, 0.4, True, rows, win)
+
+        def run(part, args=args, rec=rec, sync=sync, spins=spins):
+            s, scratch = 0, ks.new_scratch(n)
+            while 0 <= s < 20:
+                s = ks.sart_steps(*args, scratch, rec, sync, part, 2, s, 20, spins)
+            assert s == 20
+
+        t = threading.Thread(target=run, args=(1,))
+        t.start()
+        run(0)
+        t.join()
+        np.testing.assert_allclose(img, ref, rtol=0, atol=1e-12)
+        assert sync[0] == 40 and not upd.any()
+    # aborted: the other thread never arrives
+    sync = np.array([0, 1], dtype=np.int64)
+    assert (
+        ks.sart_steps(*args, ks.new_scratch(n), rec, sync, 0, 2, 0, 20, 1 << 30) == -1
+    )
+    assert sync[0] == 1  # ran step 0 (no wait before it), stopped at barrier 0
+
+
+@pytest.mark.parametrize("failing_part", [0, 1])
+def test_iradon_sart_threads_kernel_failure_does_not_hang(monkeypatch, failing_part):
+    import threading
+
+    from napari_backproject.kernels import tomo_sart as ks
+
+    theta = np.linspace(0, 180, 40, endpoint=False)
+    sino = radon(_disk_image((48, 48), 5), theta)
+    orig = ks.sart_steps
+
+    def failing(*args):
+        part, step0 = args[14], args[16]
+        if part == failing_part and step0 >= 6:
+            raise RuntimeError("kernel failed")
+        return orig(*args)
+
+    monkeypatch.setattr(ks, "sart_steps", failing)
+    # also when every barrier wait times out (many re-entries)
+    monkeypatch.setattr(nb.tomography._SartSetup, "_SPINS", 1)
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        iradon_sart(sino, theta, parallel=True)
+    assert not any(t.name == "sart-helper" for t in threading.enumerate())
+    monkeypatch.undo()
+    np.testing.assert_allclose(
+        iradon_sart(sino, theta, parallel=True),
+        iradon_sart(sino, theta, parallel=False),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+_SART_CACHE_SCRIPT = """
+import numpy as np
+from napari_backproject import iradon_sart, radon
+from napari_backproject.kernels import tomo_sart as ks
+
+img = np.zeros((40, 40)); img[15:25, 12:22] = 1.0
+theta = np.linspace(0, 180, 20, endpoint=False)
+out = iradon_sart(radon(img, theta), theta, parallel=True)
+print("HITS", sum(ks.sart_steps.stats.cache_hits.values()))
+print("SUM", repr(float(out.sum())))
+"""
+
+
+def test_sart_spin_barrier_kernels_cache(tmp_path):
+    """cache=True works with the atomic intrinsics: a second process loads
+    the compiled driver from the cache and gets the same numbers."""
+    import os
+    import subprocess
+    import sys
+
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        pytest.skip("numba JIT disabled")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", _SART_CACHE_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
+    hits = [int(o.split("HITS")[1].split()[0]) for o in outs]
+    assert hits == [0, 1], outs
+    assert outs[0].split("SUM")[1] == outs[1].split("SUM")[1]

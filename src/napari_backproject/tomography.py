@@ -645,7 +645,7 @@ class _SartSetup:
         def helper():
             try:
                 run(1, new_scratch(n), 0, 2 * len(thetas))
-            except BaseException as exc:  # pragma: no cover - kernel failure
+            except BaseException as exc:  # a kernel failed: stop this thread too
                 failed.append(exc)
                 sync[1] = 1
 
@@ -656,12 +656,15 @@ class _SartSetup:
             for start in range(0, len(thetas), _SART_REPORT_EVERY):
                 stop = min(len(thetas), start + _SART_REPORT_EVERY)
                 if not run(0, scratch, 2 * start, 2 * stop):
-                    thread.join()
-                    raise failed[0] if failed else RuntimeError("SART helper stopped")
+                    break  # the helper failed
                 report(progress, done + stop, total)
+        except BaseException:
+            sync[1] = 1  # the helper stops at its next barrier
+            raise
         finally:
-            sync[1] = 1  # no-op when both finished; else stops the helper
             thread.join()
+        if failed:
+            raise failed[0]
 
 
 def iradon_sart(

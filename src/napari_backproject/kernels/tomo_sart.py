@@ -45,6 +45,7 @@ import math
 import numba
 import numpy as np
 
+from ._atomic import atomic_add, spin_until
 from ._cast import like as _like
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "sart_angles_serial",
     "sart_apply",
     "sart_rays",
+    "sart_steps",
     "update_rows",
 ]
 
@@ -744,6 +746,111 @@ def sart_apply(
             )
             _ray_scatter(uflat, n, stride, ray, proto, windows, scratch, i0, i1, False)
     _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, i0, i1)
+
+
+@numba.njit(cache=True, nogil=True)
+def sart_steps(
+    image,
+    update,
+    thetas_deg,
+    projections,
+    shifts,
+    relaxation,
+    lo,
+    hi,
+    do_clip,
+    rows,
+    windows,
+    scratch,
+    record,
+    sync,
+    part,
+    parts,
+    step0,
+    step1,
+    max_spins,
+):
+    """Run steps ``[step0, step1)`` of one SART pass on ``parts`` threads.
+
+    Step ``2 * a`` is :func:`sart_rays` of angle ``a``, step ``2 * a + 1``
+    :func:`sart_apply`; every thread runs every step, with a barrier after
+    each. The barrier is a counter, ``sync[0]``, that every thread
+    increments atomically after each step: step ``s`` starts once it
+    reaches ``s * parts`` (threads spin on it, without the GIL). A non-zero
+    ``sync[1]`` (abort) makes every thread return at its next barrier.
+
+    Parameters
+    ----------
+    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip
+        As in :func:`sart_angles_serial` (with ``do_clip``, call
+        :func:`clip_outside` once before the first step).
+    rows, windows, scratch, record, part, parts
+        As in :func:`sart_apply`.
+    sync : (2,) int64 array
+        ``[counter, abort]``, zeros at the start of the pass, shared by the
+        threads.
+    step0, step1 : int
+        Steps to run (``0 <= step0 <= step1 <= 2 * A``); this thread has
+        finished every step before ``step0``.
+    max_spins : int
+        Give up waiting at a barrier after this many checks (~30 ns each).
+
+    Returns
+    -------
+    int
+        ``step1`` when done; ``s < step1`` if the wait before step ``s``
+        timed out (call again with ``step0 = s``, after yielding the CPU);
+        ``-1`` if aborted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> w, sync = hamming_windows(8, 0.0), np.zeros(2, dtype=np.int64)
+    >>> sart_steps(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1), 0.15,
+    ...            0.0, 0.0, False, update_rows(8), w, new_scratch(8),
+    ...            new_record(1), sync, 0, 1, 0, 2, 1000)
+    2
+    >>> bool(img.sum() > 0), int(sync[0])
+    (True, 2)
+    """
+    for s in range(step0, step1):
+        ok = spin_until(sync, 0, s * parts, 1, max_spins)
+        if ok < 0:
+            return -1
+        if ok == 0:
+            return s
+        a = s // 2
+        if s % 2 == 0:
+            sart_rays(
+                image,
+                update,
+                thetas_deg[a],
+                projections[a],
+                shifts[a],
+                windows,
+                scratch,
+                record,
+                part,
+                parts,
+            )
+        else:
+            sart_apply(
+                image,
+                update,
+                relaxation,
+                lo,
+                hi,
+                do_clip,
+                rows,
+                record,
+                windows,
+                scratch,
+                part,
+                parts,
+            )
+        atomic_add(sync, 0, 1)
+    return step1
 
 
 # --------------------------------------------------------------------------
