@@ -32,3 +32,34 @@ class RecordingArray:
 def recording_array():
     """The :class:`RecordingArray` class, to wrap arrays whose reads a test checks."""
     return RecordingArray
+
+
+@pytest.fixture
+def run_fresh_numba(tmp_path):
+    """Run a Python snippet in a subprocess with an empty numba cache.
+
+    Returns a function ``run(script, **env) -> stdout``; ``env`` adds
+    environment variables. Compiled code can then be inspected afresh, or a
+    second call can check that the first one's cache is used. Skips when
+    numba's JIT is disabled.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        pytest.skip("numba JIT disabled")
+
+    def run(script, **env):
+        full_env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), **env)
+        return subprocess.run(
+            [sys.executable, "-c", script],
+            env=full_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    return run

@@ -7,10 +7,6 @@ and angle counts that are not a multiple of four.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -108,18 +104,7 @@ print("PERMUTE", _simd.HAVE_PERMUTE, "EQUAL", bool((out[0] == out[1]).all()))
 """
 
 
-def test_portable_vector_code_without_avx512(tmp_path):
+def test_portable_vector_code_without_avx512(run_fresh_numba):
     """On a CPU without AVX-512 the same IR compiles to portable permutes."""
-    import numba
-
-    if numba.config.DISABLE_JIT:
-        pytest.skip("numba JIT disabled")
-    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path))
-    out = subprocess.run(
-        [sys.executable, "-c", _PORTABLE_SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_fresh_numba(_PORTABLE_SCRIPT, NUMBA_CPU_NAME="generic")
     assert "PERMUTE False EQUAL True" in out, out

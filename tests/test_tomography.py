@@ -542,27 +542,12 @@ print("HITS", hits)
 """
 
 
-def test_ct_kernels_have_no_scatter_or_gather_instructions(tmp_path):
+def test_ct_kernels_have_no_scatter_or_gather_instructions(run_fresh_numba):
     """AVX-512 scatters/gathers (slow on Zen 4) came from signed or strided
     scratch indices (SART, radon, FBP); none may come back. Compiled afresh
     in a subprocess (cached code cannot be inspected); trivially true
     without AVX-512."""
-    import os
-    import subprocess
-    import sys
-
-    import numba
-
-    if numba.config.DISABLE_JIT:
-        pytest.skip("numba JIT disabled")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    out = subprocess.run(
-        [sys.executable, "-c", _SART_ASM_SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_fresh_numba(_SART_ASM_SCRIPT)
     assert "HITS {}" in out, out
 
 
@@ -714,28 +699,10 @@ print("SUM", repr(float(out.sum())))
 """
 
 
-def test_sart_spin_barrier_kernels_cache(tmp_path):
+def test_sart_spin_barrier_kernels_cache(run_fresh_numba):
     """cache=True works with the atomic intrinsics: a second process loads
     the compiled driver from the cache and gets the same numbers."""
-    import os
-    import subprocess
-    import sys
-
-    import numba
-
-    if numba.config.DISABLE_JIT:
-        pytest.skip("numba JIT disabled")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    outs = [
-        subprocess.run(
-            [sys.executable, "-c", _SART_CACHE_SCRIPT],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for _ in range(2)
-    ]
+    outs = [run_fresh_numba(_SART_CACHE_SCRIPT) for _ in range(2)]
     hits = [int(o.split("HITS")[1].split()[0]) for o in outs]
     assert hits == [0, 1], outs
     assert outs[0].split("SUM")[1] == outs[1].split("SUM")[1]
