@@ -481,14 +481,11 @@ def test_sart_kernels_padded_rows_and_prange_agree():
     shifts = np.full(12, 0.3)
     win = ks.hamming_windows(n, 0.0)
     flat = np.zeros((n, n))
-    ks.sart_angles_serial(
-        flat, np.zeros_like(flat), theta, proj, shifts, 0.2, 0.0, 0.5, True, win
-    )
+    ks.sart_angles_serial(flat, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
     padded = np.zeros((n, n + 5))
-    upd = np.zeros_like(padded)
-    ks.sart_angles_serial(padded, upd, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
+    ks.sart_angles_serial(padded, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
     np.testing.assert_array_equal(padded[:, :n], flat)
-    assert not padded[:, n:].any() and not upd.any()
+    assert not padded[:, n:].any()
     prange = np.zeros((n, n))
     upd = np.zeros_like(prange)
     for a in range(12):
@@ -508,16 +505,13 @@ theta = np.linspace(0, 180, 6, endpoint=False)
 proj = np.ones((6, n))
 win = ks.hamming_windows(n, 0.0)
 img = np.zeros((n, n + 4))
-upd = np.zeros_like(img)
-ks.sart_angles_serial(img, upd, theta, proj, np.zeros(6), 0.2, 0.0, 1.0, True, win)
+ks.sart_angles_serial(img, theta, proj, np.zeros(6), 0.2, 0.0, 1.0, True, win)
 rows = ks.update_rows(n)
 rec = ks.new_record(2)
 for part in range(2):
-    ks.sart_rays(img, upd, 10.0, proj[0], 0.3, win, ks.new_scratch(n), rec, part, 2)
+    ks.sart_rays(img, 10.0, proj[0], 0.3, 0.2, win, ks.new_ring(n), rec, part, 2)
 for part in range(2):
-    ks.sart_apply(
-        img, upd, 0.2, 0.0, 1.0, True, rows, rec, win, ks.new_scratch(n), part, 2
-    )
+    ks.sart_apply(img, 0.2, 0.0, 1.0, True, rows, rec, win, ks.new_scratch(n), part, 2)
 # radon and FBP kernels (serial drivers compile every helper they call)
 from napari_backproject import tomography as tomo
 from napari_backproject.kernels import fbp, radon as kr
@@ -623,22 +617,21 @@ def test_sart_steps_barrier_and_resume():
     shifts = np.full(10, 0.2)
     win = ks.hamming_windows(n, 0.0)
     ref = np.zeros((n, n + 3))
-    ks.sart_angles_serial(
-        ref, np.zeros_like(ref), theta, proj, shifts, 0.2, 0.0, 0.4, True, win
-    )
+    ks.sart_angles_serial(ref, theta, proj, shifts, 0.2, 0.0, 0.4, True, win)
     rows = ks.update_rows(n)
     for spins in (1, 1 << 30):
         img = np.zeros((n, n + 3))
-        upd = np.zeros_like(img)
         ks.clip_outside(img, 0.0, 0.4, rows)
         rec = ks.new_record(2)
         sync = np.zeros(2, dtype=np.int64)
-        args = (img, upd, theta, proj, shifts, 0.2, 0.0, 0.4, True, rows, win)
+        args = (img, theta, proj, shifts, 0.2, 0.0, 0.4, True, rows, win)
 
         def run(part, args=args, rec=rec, sync=sync, spins=spins):
-            s, scratch = 0, ks.new_scratch(n)
+            s, ring, scratch = 0, ks.new_ring(n), ks.new_scratch(n)
             while 0 <= s < 20:
-                s = ks.sart_steps(*args, scratch, rec, sync, part, 2, s, 20, spins)
+                s = ks.sart_steps(
+                    *args, ring, scratch, rec, sync, part, 2, s, 20, spins
+                )
             assert s == 20
 
         t = threading.Thread(target=run, args=(1,))
@@ -646,13 +639,54 @@ def test_sart_steps_barrier_and_resume():
         run(0)
         t.join()
         np.testing.assert_allclose(img, ref, rtol=0, atol=1e-12)
-        assert sync[0] == 40 and not upd.any()
+        assert sync[0] == 40
     # aborted: the other thread never arrives
     sync = np.array([0, 1], dtype=np.int64)
-    assert (
-        ks.sart_steps(*args, ks.new_scratch(n), rec, sync, 0, 2, 0, 20, 1 << 30) == -1
-    )
+    scratch = (ks.new_ring(n), ks.new_scratch(n))
+    assert ks.sart_steps(*args, *scratch, rec, sync, 0, 2, 0, 20, 1 << 30) == -1
     assert sync[0] == 1  # ran step 0 (no wait before it), stopped at barrier 0
+
+
+@pytest.mark.parametrize("parts", [1, 3, 5])
+@pytest.mark.parametrize("n", [12, 41])
+def test_sart_steps_any_thread_count_matches_serial(parts, n):
+    """Updates go straight into the shared image; rays next to another
+    thread's range are recorded and added in phase 2. With ranges of a few
+    rays (every ray recorded) and with long ones, any number of threads
+    gives the serial result."""
+    import threading
+
+    from napari_backproject.kernels import tomo_sart as ks
+
+    theta = np.linspace(0, 180, 9, endpoint=False)
+    proj = np.ascontiguousarray(radon(_disk_image((n, n), n // 4), theta).T)
+    shifts = np.linspace(-0.4, 0.6, 9)
+    win = ks.hamming_windows(n, 0.0)
+    rows = ks.update_rows(n)
+    ref = np.zeros((n, n + 2))
+    ks.sart_angles_serial(ref, theta, proj, shifts, 0.3, 0.0, 0.3, True, win)
+    img = np.zeros((n, n + 2))
+    ks.clip_outside(img, 0.0, 0.3, rows)
+    rec = ks.new_record(parts)
+    sync = np.zeros(2, dtype=np.int64)
+    args = (img, theta, proj, shifts, 0.3, 0.0, 0.3, True, rows, win)
+    done = []
+
+    def run(part):
+        ring, scratch = ks.new_ring(n), ks.new_scratch(n)
+        done.append(
+            ks.sart_steps(*args, ring, scratch, rec, sync, part, parts, 0, 18, 1 << 40)
+        )
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in range(1, parts)]
+    for t in threads:
+        t.start()
+    run(0)
+    for t in threads:
+        t.join()
+    assert done == [18] * parts and sync[0] == 18 * parts
+    assert ref.max() > 0.1
+    np.testing.assert_allclose(img, ref, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("failing_part", [0, 1])

@@ -551,7 +551,6 @@ class _SartSetup:
         # then holds every angle applied so far)
         image = np.zeros((n, n + self._ROW_PAD), dtype=self.dtype)
         image[:, :n] = self.image
-        update = np.zeros_like(image)
         zero = self.dtype.type(0)
         lo = self.clip[0] if self.clip is not None else zero
         hi = self.clip[1] if self.clip is not None else zero
@@ -563,14 +562,14 @@ class _SartSetup:
         args = (thetas, projections, shifts, lo, hi, do_clip, progress, done, total)
         try:
             if self.parallel:
-                self._iterate_threads(image, update, *args)
+                self._iterate_threads(image, *args)
             else:
-                self._iterate_serial(image, update, *args)
+                self._iterate_serial(image, *args)
         finally:
             self.image[...] = image[:, :n]
 
     def _iterate_serial(
-        self, image, update, thetas, projections, shifts, lo, hi, do_clip, *prog
+        self, image, thetas, projections, shifts, lo, hi, do_clip, *prog
     ):
         progress, done, total = prog
         n = len(thetas)
@@ -578,7 +577,6 @@ class _SartSetup:
             stop = min(n, start + _SART_REPORT_EVERY)
             sart_angles_serial(
                 image,
-                update,
                 thetas[start:stop],
                 projections[start:stop],
                 shifts[start:stop],
@@ -591,13 +589,15 @@ class _SartSetup:
             report(progress, done + stop, total)
 
     def _iterate_threads(
-        self, image, update, thetas, projections, shifts, lo, hi, do_clip, *prog
+        self, image, thetas, projections, shifts, lo, hi, do_clip, *prog
     ):
         """Two threads (this one and a helper) split the rays of every angle.
 
-        Per angle: each thread scatters its half of the rays into the shared
-        ``update`` (:func:`sart_rays`), a barrier, each thread applies the
-        update to its half of the rows (:func:`sart_apply`), a barrier. Both
+        Per angle: each thread adds the updates of its half of the rays to
+        the shared image (:func:`sart_rays`; the few rays next to the other
+        half are only recorded), a barrier, each thread adds the recorded
+        rays to its half of the rows and clips them (:func:`sart_apply`), a
+        barrier. Both
         run :func:`sart_steps`, which waits at the barriers by spinning on an
         atomic counter without the GIL; after a long wait it returns, and
         the thread yields the CPU before it carries on. This thread runs the
@@ -611,6 +611,7 @@ class _SartSetup:
         from .kernels.tomo_sart import (
             clip_outside,
             new_record,
+            new_ring,
             new_scratch,
             sart_steps,
             update_rows,
@@ -626,7 +627,7 @@ class _SartSetup:
         sync = np.zeros(2, dtype=np.int64)  # [barrier counter, abort]
         failed: list[BaseException] = []
         relax = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
-        fixed = (image, update, thetas, projections, shifts, self.relaxation)
+        fixed = (image, thetas, projections, shifts, self.relaxation)
         fixed += (lo, hi, do_clip, rows, self.windows)
 
         def run(part, scratch, step0, step1):
@@ -634,7 +635,7 @@ class _SartSetup:
             s = step0
             while s < step1:
                 s = sart_steps(
-                    *fixed, scratch, record, sync, part, parts, s, step1, self._SPINS
+                    *fixed, *scratch, record, sync, part, parts, s, step1, self._SPINS
                 )
                 if s < 0:
                     return False
@@ -644,7 +645,7 @@ class _SartSetup:
 
         def helper():
             try:
-                run(1, new_scratch(n), 0, 2 * len(thetas))
+                run(1, (new_ring(n), new_scratch(n)), 0, 2 * len(thetas))
             except BaseException as exc:  # a kernel failed: stop this thread too
                 failed.append(exc)
                 sync[1] = 1
@@ -652,7 +653,7 @@ class _SartSetup:
         thread = threading.Thread(target=helper, name="sart-helper", daemon=True)
         thread.start()
         try:
-            scratch = new_scratch(n)
+            scratch = (new_ring(n), new_scratch(n))
             for start in range(0, len(thetas), _SART_REPORT_EVERY):
                 stop = min(len(thetas), start + _SART_REPORT_EVERY)
                 if not run(0, scratch, 2 * start, 2 * stop):

@@ -19,25 +19,35 @@ index in one 4-wide register and adding it to the four pixels once.
 Rays whose samples may touch the image border (rare) take a checked path
 with scikit-image's skipping rules.
 
+No update buffer: scikit-image forms every ray sum of an angle from the
+image as it was before that angle, then adds the update. A ray's update
+touches only pixels that rays less than 3 away read, so the drivers sum the
+rays in order and add each ray's update to the image ``LAG`` (3) rays later
+(:func:`_rays_in_place`, weights kept in a ring of scratch rows meanwhile):
+the same SART step without a second image-sized buffer to fill, apply and
+zero, and with half the memory traffic. Results differ from the
+update-buffer order by rounding only.
+
 Three drivers:
 
 * :func:`sart_angles_serial` runs angles in order on the calling thread;
 * :func:`sart_rays` and :func:`sart_apply` are the two phases of one angle
   for two (or more) Python threads that share the work through barriers:
-  each thread scatters one contiguous range of rays into the shared update
-  buffer; the first ``GAP_RAYS`` rays of every range but the first are
-  recorded instead, so that no two threads ever write the same pixel
-  (rays at least 3 apart never share a pixel); after a barrier, each
-  thread adds the recorded values that fall in its rows and applies the
-  update to its rows;
+  each thread updates the shared image with one contiguous range of rays,
+  except the ``GAP_RAYS`` rays at either end of its range, which it only
+  sums and records: no thread then writes a pixel that another thread reads
+  or writes in that phase; after a barrier, each thread adds the recorded
+  rays to its own rows (and clips them);
 * :func:`sart_angle_update` (numba ``prange``) applies one angle with the
-  numba threads (one fork/join per phase: slow on few cores).
+  numba threads through an update buffer (one fork/join per phase: slow on
+  few cores).
 
 Only pixels in a disc slightly larger than the reconstruction circle are
-ever updated (see :func:`update_rows`), so the update is applied there only.
+ever updated (see :func:`update_rows`), so clipping after an angle is done
+there only.
 
 They keep no global state and are safe to call from several threads at once
-(with distinct ``update`` and scratch arrays).
+(with distinct images and scratch arrays).
 """
 
 from __future__ import annotations
@@ -56,10 +66,12 @@ from ._cast import like as _like
 
 __all__ = [
     "GAP_RAYS",
+    "LAG",
     "clip_outside",
     "hamming_windows",
-    "new_scratch",
     "new_record",
+    "new_ring",
+    "new_scratch",
     "sart_angle_update",
     "sart_angles_serial",
     "sart_apply",
@@ -70,7 +82,12 @@ __all__ = [
 
 _HAMMING_BETA = 0.46164
 _BLOCK = 8  # rays per scatter block of the prange kernel
-GAP_RAYS = 3  # rays at the start of a thread's range that are recorded
+# rays within this many rays of another thread's range: recorded, not
+# scattered, in phase 1 (rays at least 3 apart never share a pixel)
+GAP_RAYS = 2
+# a ray's update is added to the image once the ray sums of the next LAG
+# rays (the ones that may share its pixels) are formed
+LAG = 3
 
 
 @numba.njit(cache=True, nogil=True)
@@ -192,16 +209,51 @@ def new_scratch(n):
     )
 
 
+@numba.njit(cache=True, nogil=True)
+def new_ring(n):
+    """Scratch of ``LAG + 1`` rays for one thread (see :func:`new_scratch`).
+
+    The same five arrays with one row per ray: :func:`sart_rays` keeps the
+    weights of a ray until its update is added, ``LAG`` rays later. Row
+    ``j`` is :func:`_slot` ``(ring, j)``.
+
+    Examples
+    --------
+    >>> idx, w0, w1, w2, w3 = new_ring(8)
+    >>> idx.shape, w3.shape
+    ((4, 20), (4, 20))
+    """
+    m = 2 * n + 4
+    k = LAG + 1
+    return (
+        np.empty((k, m), dtype=np.uint64),
+        np.empty((k, m), dtype=np.float64),
+        np.empty((k, m), dtype=np.float64),
+        np.empty((k, m), dtype=np.float64),
+        np.empty((k, m), dtype=np.float64),
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _slot(ring, j):
+    idx, w0, w1, w2, w3 = ring
+    return idx[j], w0[j], w1[j], w2[j], w3[j]
+
+
+@numba.njit(cache=True, nogil=True)
 def new_record(parts):
     """Record arrays for :func:`sart_rays` on ``parts`` threads.
 
     Examples
     --------
+    Rows ``2 * GAP_RAYS * part`` onwards belong to thread ``part``: its
+    first ``GAP_RAYS`` rays, then its last ``GAP_RAYS`` rays.
+
     >>> rec_f, rec_i = new_record(2)
     >>> rec_f.shape, rec_i.shape
-    ((6, 7), (6, 2))
+    ((8, 7), (8, 2))
     """
-    g = GAP_RAYS * parts
+    g = 2 * GAP_RAYS * parts
     return np.zeros((g, 7), dtype=np.float64), np.zeros((g, 2), dtype=np.int64)
 
 
@@ -281,58 +333,6 @@ def _weight_norm(count, s, proto):
         v3 = _like(w3[u], proto)
         acc += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
     return acc
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _cell(flat, p, us):
-    """The four pixels at ``p``, ``p + 1``, ``p + us``, ``p + us + 1``."""
-    u1 = np.uint64(1)
-    return flat[p], flat[p + u1], flat[p + us], flat[p + us + u1]
-
-
-@numba.njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
-def _dot4(u, w0, w1, w2, w3, q, proto):
-    q0, q1, q2, q3 = q
-    return (_like(w0[u], proto) * q0 + _like(w1[u], proto) * q1) + (
-        _like(w2[u], proto) * q2 + _like(w3[u], proto) * q3
-    )
-
-
-@numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _ray_sum(flat, stride, count, s, proto):
-    """Bilinear ray sum of ``count`` samples (two interleaved partial sums).
-
-    Neighbouring samples (~0.5 px apart) often share their four pixels:
-    those are loaded again only when the flat index changes (the loads, not
-    the arithmetic, bound this loop; each sample still adds its own
-    products, so the sum is the same).
-    """
-    idx, w0, w1, w2, w3 = s
-    us = np.uint64(stride)
-    u1 = np.uint64(1)
-    pp = idx[0]
-    q = _cell(flat, pp, us)
-    acc0 = _like(0.0, proto)
-    acc1 = _like(0.0, proto)
-    for h in range(count // 2):
-        u = np.uint64(2 * h)
-        p = idx[u]
-        if p != pp:
-            pp = p
-            q = _cell(flat, pp, us)
-        acc0 += _dot4(u, w0, w1, w2, w3, q, proto)
-        p = idx[u + u1]
-        if p != pp:
-            pp = p
-            q = _cell(flat, pp, us)
-        acc1 += _dot4(u + u1, w0, w1, w2, w3, q, proto)
-    if count % 2:
-        u = np.uint64(count - 1)
-        p = idx[u]
-        if p != pp:
-            q = _cell(flat, p, us)
-        acc0 += _dot4(u, w0, w1, w2, w3, q, proto)
-    return acc0 + acc1
 
 
 _I32 = ir.IntType(32)
@@ -447,7 +447,8 @@ def _ray_dot(flat, stride, count, s, proto):
     """``(ray sum, weight norm)`` of ``count`` interior samples, branch free.
 
     :func:`_dot_blocks` on blocks of four samples, the rest here; the
-    same sums as :func:`_ray_sum` and :func:`_weight_norm`, in another order.
+    sums of the scalar loops (:func:`_ray_sum_border` on interior samples,
+    :func:`_weight_norm`), in another order.
     """
     idx, w0, w1, w2, w3 = s
     blocks = count // 4
@@ -477,7 +478,7 @@ def _add_if(acc, flat, p, v, proto):
 
 @numba.njit(cache=True, nogil=True)
 def _ray_sum_border(flat, stride, count, s, proto):
-    """:func:`_ray_sum` that reads no neighbour of zero weight."""
+    """Bilinear ray sum of ``count`` samples that reads no zero-weight neighbour."""
     idx, w0, w1, w2, w3 = s
     acc = _like(0.0, proto)
     for k in range(count):
@@ -764,10 +765,11 @@ def _ray_deviation(flat, n, stride, theta_rad, ray_position, projected, proto, s
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh):
-    """Add the update of a ray (from :func:`_ray_deviation`) to rows [i0, i1).
+def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh, scale):
+    """Add ``scale`` times the update of a ray to rows ``[i0, i1)``.
 
-    ``fresh``: the scratch still holds the weights of the whole ray.
+    ``ray`` comes from :func:`_ray_deviation`. ``fresh``: the scratch still
+    holds the weights of the whole ray.
     """
     ns, ds, dx, dy, x0, y0, center, deviation, interior = ray
     h = ns // 2
@@ -776,7 +778,7 @@ def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh):
     else:  # not in the table (cannot happen for rays inside the image)
         win = np.empty(ns + 1)
         _fill_window(win, ns, proto)
-    dev = np.float64(deviation)
+    dev = np.float64(deviation) * scale
     all_rows = interior and i0 == 0 and i1 >= n
     chunk = s[0].shape[0]
     for k0 in range(0, ns + 1, chunk):
@@ -801,29 +803,7 @@ def _ray_range(image, update, theta_rad, projection, shift, proto, windows, s, r
         pos = _like(_like(r, proto) + shift, proto)
         ray = _ray_deviation(flat, n, stride, theta_rad, pos, projection[r], proto, s)
         if ray[0] > 0:
-            _ray_scatter(uflat, n, stride, ray, proto, windows, s, 0, n, True)
-
-
-@numba.njit(cache=True, nogil=True)
-def _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, i0, i1):
-    """``image += relaxation * update`` (and clip), then zero ``update``.
-
-    Only on rows ``i0 <= i < i1`` and there on the columns ``rows`` gives
-    (:func:`update_rows`): the update is zero elsewhere.
-    """
-    col_lo, col_hi = rows
-    for i in range(i0, i1):
-        img = image[i, col_lo[i] : col_hi[i]]
-        upd = update[i, col_lo[i] : col_hi[i]]
-        if do_clip:
-            for j in range(img.shape[0]):
-                v = img[j] + relaxation * upd[j]
-                img[j] = min(max(v, lo), hi)
-                upd[j] = 0
-        else:
-            for j in range(img.shape[0]):
-                img[j] = img[j] + relaxation * upd[j]
-                upd[j] = 0
+            _ray_scatter(uflat, n, stride, ray, proto, windows, s, 0, n, True, 1.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -857,8 +837,94 @@ def clip_outside(image, lo, hi, rows):
 # drivers
 # --------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
+def _clip_rows(image, lo, hi, rows, i0, i1):
+    """Clip the columns ``rows`` gives of rows ``[i0, i1)`` to ``[lo, hi]``."""
+    col_lo, col_hi = rows
+    for i in range(i0, i1):
+        row = image[i, col_lo[i] : col_hi[i]]
+        for j in range(row.shape[0]):
+            row[j] = min(max(row[j], lo), hi)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store_ray(rec_f, rec_i, g, ray):
+    ns, ds, dx, dy, x0, y0, center, dev, interior = ray
+    rec_i[g, 0] = ns
+    rec_i[g, 1] = interior
+    rec_f[g, 0] = ds
+    rec_f[g, 1] = dx
+    rec_f[g, 2] = dy
+    rec_f[g, 3] = x0
+    rec_f[g, 4] = y0
+    rec_f[g, 5] = center
+    rec_f[g, 6] = dev
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _load_ray(rec_f, rec_i, g, proto):
+    """A ray stored by :func:`_store_ray` (values are exact: dtype -> float64)."""
+    return (
+        rec_i[g, 0],
+        _like(rec_f[g, 0], proto),
+        _like(rec_f[g, 1], proto),
+        _like(rec_f[g, 2], proto),
+        _like(rec_f[g, 3], proto),
+        _like(rec_f[g, 4], proto),
+        _like(rec_f[g, 5], proto),
+        _like(rec_f[g, 6], proto),
+        rec_i[g, 1] != 0,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _rays_in_place(
+    image, theta_rad, projection, shift, scale, windows, ring, record, g0, r0, r1, gaps
+):
+    """Rays ``[r0, r1)`` of one angle, their updates added to ``image``.
+
+    SART forms every ray sum of an angle from the image before that angle's
+    update. A ray's update only touches pixels that rays less than 3 away
+    read, so it can be added to the image as soon as the sums of the next
+    ``LAG`` rays are formed: rays are summed in order and updated ``LAG``
+    behind, their weights kept in ``ring`` (:func:`new_ring`) meanwhile, and
+    no update buffer is needed. ``scale`` multiplies every update (the
+    relaxation). With ``gaps`` the first and last ``GAP_RAYS`` rays are
+    summed but their updates are not added: they go to ``record`` (rows
+    ``g0`` onwards, see :func:`new_record`), for :func:`sart_apply`.
+    """
+    n, stride = image.shape
+    flat = image.ravel()
+    proto = projection[0]
+    rec_f, rec_i = record
+    ring_f = np.zeros((LAG + 1, 7), dtype=np.float64)
+    ring_i = np.zeros((LAG + 1, 2), dtype=np.int64)
+    for r in range(r0, r1 + LAG):
+        if r < r1:
+            slot = r % (LAG + 1)
+            pos = _like(_like(r, proto) + shift, proto)
+            ray = _ray_deviation(
+                flat, n, stride, theta_rad, pos, projection[r], proto, _slot(ring, slot)
+            )
+            if gaps and r - r0 < GAP_RAYS:
+                _store_ray(rec_f, rec_i, g0 + r - r0, ray)
+                ring_i[slot, 0] = 0
+            elif gaps and r1 - 1 - r < GAP_RAYS:
+                _store_ray(rec_f, rec_i, g0 + GAP_RAYS + r1 - 1 - r, ray)
+                ring_i[slot, 0] = 0
+            else:
+                _store_ray(ring_f, ring_i, slot, ray)
+        q = r - LAG
+        if q >= r0:
+            sq = q % (LAG + 1)
+            if ring_i[sq, 0] > 0:
+                ray = _load_ray(ring_f, ring_i, sq, proto)
+                s = _slot(ring, sq)
+                _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
+
+
+@numba.njit(cache=True, nogil=True)
 def sart_angles_serial(
-    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
+    image, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
 ):
     """Apply SART updates for several angles in order, on one thread.
 
@@ -868,8 +934,6 @@ def sart_angles_serial(
         Current estimate in columns ``[:M]``, updated in place. A row length
         ``L`` a little over ``M`` (e.g. ``M + 16``) avoids cache conflicts
         when ``M`` is a power of two.
-    update : (M, L) array, same dtype, all zeros
-        Scratch buffer; left all zeros on return.
     thetas_deg : (A,) array (image dtype)
         Angles in degrees, in the order they are applied.
     projections : (A, P) array (image dtype)
@@ -888,8 +952,8 @@ def sart_angles_serial(
     Examples
     --------
     >>> import numpy as np
-    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
-    >>> sart_angles_serial(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1),
+    >>> img = np.zeros((8, 8))
+    >>> sart_angles_serial(img, np.zeros(1), np.ones((1, 8)), np.zeros(1),
     ...                    0.15, 0.0, 0.0, False, hamming_windows(8, 0.0))
     >>> bool(img.sum() > 0)
     True
@@ -899,52 +963,61 @@ def sart_angles_serial(
     rows = update_rows(n)
     if do_clip:
         clip_outside(image, lo, hi, rows)
-    s = new_scratch(n)
+    ring = new_ring(n)
+    record = new_record(1)
+    scale = np.float64(relaxation)
     for a in range(thetas_deg.shape[0]):
         projection = projections[a]
         proto = projection[0]
         theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
-        _ray_range(
+        _rays_in_place(
             image,
-            update,
             theta_rad,
             projection,
             shifts[a],
-            proto,
+            scale,
             windows,
-            s,
+            ring,
+            record,
+            0,
             0,
             n_rays,
+            False,
         )
-        _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, 0, n)
+        if do_clip:
+            _clip_rows(image, lo, hi, rows, 0, n)
 
 
 @numba.njit(cache=True, nogil=True)
 def sart_rays(
-    image, update, theta_deg, projection, shift, windows, scratch, record, part, parts
+    image, theta_deg, projection, shift, relaxation, windows, ring, record, part, parts
 ):
     """Phase 1 of one angle on ``parts`` threads: this thread's rays.
 
     Thread ``part`` takes rays ``[part * P // parts, (part + 1) * P // parts)``
-    and scatters them into the shared ``update``, except the first
-    ``GAP_RAYS`` rays of every part but the first: their deviations go to
-    ``record`` and :func:`sart_apply` scatters them, so no two threads ever
-    write the same pixel (rays at least 3 apart never share one). Call
-    :func:`sart_apply` on every thread once all threads have finished this.
+    and adds their updates to the shared image as :func:`sart_angles_serial`
+    does, except for the rays within ``GAP_RAYS`` of another thread's
+    range: those are summed (from the image before this angle's update, as
+    every ray) and recorded, and :func:`sart_apply` adds them. No two
+    threads then ever touch a pixel another thread reads or writes (rays at
+    least 3 apart never share one). Call :func:`sart_apply` on every thread
+    once all threads have finished this.
 
     Parameters
     ----------
-    image, update : (M, L) arrays (float32/float64)
-        Current estimate (read only here) and the shared update buffer, as
-        in :func:`sart_angles_serial`.
+    image : (M, L) array (float32/float64)
+        Current estimate, shared by the threads, as in
+        :func:`sart_angles_serial`.
     theta_deg, shift : float (image dtype)
         Angle in degrees and projection shift.
     projection : (P,) array (image dtype)
         The sinogram column of this angle.
+    relaxation : float (image dtype)
+        Relaxation factor.
     windows : 1-D float64 array
         ``hamming_windows(M, projection[0])``.
-    scratch : tuple
-        ``new_scratch(M)``, one per thread.
+    ring : tuple
+        ``new_ring(M)``, one per thread.
     record : tuple
         ``new_record(parts)``, shared by the threads of one reconstruction.
     part, parts : int
@@ -953,50 +1026,42 @@ def sart_rays(
     Examples
     --------
     >>> import numpy as np
-    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> img = np.zeros((8, 8))
     >>> rec, w = new_record(1), hamming_windows(8, 0.0)
-    >>> sart_rays(img, upd, 0.0, np.ones(8), 0.0, w, new_scratch(8), rec, 0, 1)
-    >>> sart_apply(img, upd, 0.15, 0.0, 0.0, False, update_rows(8), rec, w,
+    >>> sart_rays(img, 0.0, np.ones(8), 0.0, 0.15, w, new_ring(8), rec, 0, 1)
+    >>> sart_apply(img, 0.15, 0.0, 0.0, False, update_rows(8), rec, w,
     ...            new_scratch(8), 0, 1)
     >>> bool(img.sum() > 0)
     True
     """
     proto = projection[0]
-    n, stride = image.shape
     n_rays = projection.shape[0]
     theta_rad = _like(theta_deg / 180.0 * np.pi, proto)
     r0 = part * n_rays // parts
     r1 = (part + 1) * n_rays // parts
-    rec_f, rec_i = record
-    g0 = part * GAP_RAYS
-    rec_i[g0 : g0 + GAP_RAYS, 0] = 0
-    if part > 0:
-        flat = image.ravel()
-        for g in range(min(GAP_RAYS, r1 - r0)):
-            r = r0 + g
-            pos = _like(_like(r, proto) + shift, proto)
-            ns, ds, dx, dy, x0, y0, center, dev, interior = _ray_deviation(
-                flat, n, stride, theta_rad, pos, projection[r], proto, scratch
-            )
-            rec_i[g0 + g, 0] = ns
-            rec_i[g0 + g, 1] = interior
-            rec_f[g0 + g, 0] = ds
-            rec_f[g0 + g, 1] = dx
-            rec_f[g0 + g, 2] = dy
-            rec_f[g0 + g, 3] = x0
-            rec_f[g0 + g, 4] = y0
-            rec_f[g0 + g, 5] = center
-            rec_f[g0 + g, 6] = dev
-        r0 = min(r1, r0 + GAP_RAYS)
-    _ray_range(
-        image, update, theta_rad, projection, shift, proto, windows, scratch, r0, r1
+    rec_i = record[1]
+    g0 = 2 * GAP_RAYS * part
+    rec_i[g0 : g0 + 2 * GAP_RAYS, 0] = 0
+    scale = np.float64(relaxation)
+    _rays_in_place(
+        image,
+        theta_rad,
+        projection,
+        shift,
+        scale,
+        windows,
+        ring,
+        record,
+        g0,
+        r0,
+        r1,
+        parts > 1,
     )
 
 
 @numba.njit(cache=True, nogil=True)
 def sart_apply(
     image,
-    update,
     relaxation,
     lo,
     hi,
@@ -1008,24 +1073,24 @@ def sart_apply(
     part,
     parts,
 ):
-    """Phase 2 of one angle on ``parts`` threads: apply the update to my rows.
+    """Phase 2 of one angle on ``parts`` threads: finish my rows.
 
-    Scatters the rays recorded by :func:`sart_rays` into rows
-    ``[part * M // parts, (part + 1) * M // parts)``, then applies
-    ``image += relaxation * update`` (and the clip) there and zeroes
-    ``update``. Every thread must finish it before the next angle starts.
+    Adds the updates of the rays recorded by :func:`sart_rays` to rows
+    ``[part * M // parts, (part + 1) * M // parts)``, then (with
+    ``do_clip``) clips those rows. Every thread must finish it before the
+    next angle starts.
 
     Parameters
     ----------
-    image, update : (M, L) arrays (float32/float64)
-        As in :func:`sart_rays`.
-    relaxation, lo, hi, do_clip
+    image, relaxation, lo, hi, do_clip
         As in :func:`sart_angles_serial`; with ``do_clip``, call
         :func:`clip_outside` once before the first angle.
     rows : tuple
         ``update_rows(M)``.
-    record, windows, scratch, part, parts
+    record, windows, part, parts
         As in :func:`sart_rays`.
+    scratch : tuple
+        ``new_scratch(M)``, one per thread.
 
     Examples
     --------
@@ -1036,28 +1101,21 @@ def sart_apply(
     i0 = part * n // parts
     i1 = (part + 1) * n // parts
     rec_f, rec_i = record
-    uflat = update.ravel()
+    flat = image.ravel()
+    scale = np.float64(relaxation)
     for g in range(rec_i.shape[0]):
         if rec_i[g, 0] > 0:
-            ray = (
-                rec_i[g, 0],
-                _like(rec_f[g, 0], proto),
-                _like(rec_f[g, 1], proto),
-                _like(rec_f[g, 2], proto),
-                _like(rec_f[g, 3], proto),
-                _like(rec_f[g, 4], proto),
-                _like(rec_f[g, 5], proto),
-                _like(rec_f[g, 6], proto),
-                rec_i[g, 1] != 0,
+            ray = _load_ray(rec_f, rec_i, g, proto)
+            _ray_scatter(
+                flat, n, stride, ray, proto, windows, scratch, i0, i1, False, scale
             )
-            _ray_scatter(uflat, n, stride, ray, proto, windows, scratch, i0, i1, False)
-    _apply_rows(image, update, relaxation, lo, hi, do_clip, rows, i0, i1)
+    if do_clip:
+        _clip_rows(image, lo, hi, rows, i0, i1)
 
 
 @numba.njit(cache=True, nogil=True)
 def sart_steps(
     image,
-    update,
     thetas_deg,
     projections,
     shifts,
@@ -1067,6 +1125,7 @@ def sart_steps(
     do_clip,
     rows,
     windows,
+    ring,
     scratch,
     record,
     sync,
@@ -1087,11 +1146,11 @@ def sart_steps(
 
     Parameters
     ----------
-    image, update, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip
+    image, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip
         As in :func:`sart_angles_serial` (with ``do_clip``, call
         :func:`clip_outside` once before the first step).
-    rows, windows, scratch, record, part, parts
-        As in :func:`sart_apply`.
+    rows, windows, ring, scratch, record, part, parts
+        As in :func:`sart_rays` and :func:`sart_apply`.
     sync : (2,) int64 array
         ``[counter, abort]``, zeros at the start of the pass, shared by the
         threads.
@@ -1111,11 +1170,11 @@ def sart_steps(
     Examples
     --------
     >>> import numpy as np
-    >>> img = np.zeros((8, 8)); upd = np.zeros_like(img)
+    >>> img = np.zeros((8, 8))
     >>> w, sync = hamming_windows(8, 0.0), np.zeros(2, dtype=np.int64)
-    >>> sart_steps(img, upd, np.zeros(1), np.ones((1, 8)), np.zeros(1), 0.15,
-    ...            0.0, 0.0, False, update_rows(8), w, new_scratch(8),
-    ...            new_record(1), sync, 0, 1, 0, 2, 1000)
+    >>> sart_steps(img, np.zeros(1), np.ones((1, 8)), np.zeros(1), 0.15,
+    ...            0.0, 0.0, False, update_rows(8), w, new_ring(8),
+    ...            new_scratch(8), new_record(1), sync, 0, 1, 0, 2, 1000)
     2
     >>> bool(img.sum() > 0), int(sync[0])
     (True, 2)
@@ -1130,12 +1189,12 @@ def sart_steps(
         if s % 2 == 0:
             sart_rays(
                 image,
-                update,
                 thetas_deg[a],
                 projections[a],
                 shifts[a],
+                relaxation,
                 windows,
-                scratch,
+                ring,
                 record,
                 part,
                 parts,
@@ -1143,7 +1202,6 @@ def sart_steps(
         else:
             sart_apply(
                 image,
-                update,
                 relaxation,
                 lo,
                 hi,
