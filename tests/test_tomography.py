@@ -388,6 +388,38 @@ def test_concurrent_threaded_kernels():
         np.testing.assert_allclose(a, sarts[k], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "theta",
+    [
+        np.linspace(0, 180, 512, endpoint=False),
+        np.linspace(0, 180, 7, endpoint=False),
+        np.array([3.0]),
+        np.arange(-90.0, 90.0, 1.0),
+        np.linspace(0, 360, 99, endpoint=False)[::-1],
+    ],
+)
+def test_golden_ratio_order_matches_skimage(theta):
+    want = list(sk.order_angles_golden_ratio(theta))
+    assert list(nb.tomography.order_angles_golden_ratio(theta)) == want
+    # float32 angles follow scikit-image's float32 arithmetic (its own code)
+    th32 = theta.astype(np.float32)
+    got = list(nb.tomography.order_angles_golden_ratio(th32))
+    assert got == list(sk.order_angles_golden_ratio(th32))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.floats(-400.0, 400.0, allow_nan=False), min_size=1, max_size=60, unique=True
+    )
+)
+def test_golden_ratio_order_matches_skimage_for_any_angles(angles):
+    theta = np.array(angles)
+    got = list(nb.tomography.order_angles_golden_ratio(theta))
+    assert got == list(sk.order_angles_golden_ratio(theta))
+    assert sorted(got) == list(range(len(angles)))
+
+
 # ---------------------------------------------------------------- SART threads
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [33, 64])

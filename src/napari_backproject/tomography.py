@@ -17,6 +17,7 @@ into garbage: non-finite values, an empty ``theta`` and a non-positive
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -42,7 +43,8 @@ from .kernels.radon import (
     radon_project_serial,
     support_slabs,
 )
-from .kernels.tomo_sart import hamming_windows, sart_angles_serial
+from .kernels.tomo_sart import golden_ratio_order, sart_angles_serial
+from .kernels.tomo_sart import hamming_windows as _hamming_windows
 
 __all__ = [
     "radon",
@@ -152,9 +154,15 @@ def order_angles_golden_ratio(theta: Sequence[float] | np.ndarray) -> Iterator[i
     >>> [int(i) for i in order_angles_golden_ratio(np.array([0.0, 45.0, 90.0, 135.0]))]
     [0, 2, 3, 1]
     """
+    th = np.asarray(theta)
+    if th.dtype == np.float64 and th.ndim == 1:
+        # the same steps compiled (skimage's copies a list at every step)
+        yield from (int(i) for i in golden_ratio_order(th, np.argsort(th)))
+        return
+    # other dtypes: scikit-image's own, whose arithmetic follows the dtype
     from skimage.transform import order_angles_golden_ratio as _sk_order
 
-    yield from _sk_order(np.asarray(theta))
+    yield from _sk_order(th)
 
 
 # --------------------------------------------------------------------------
@@ -443,6 +451,12 @@ def _check_output_size(output_size: Any) -> int:
 # --------------------------------------------------------------------------
 # SART
 # --------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _windows(n: int, dtype: np.dtype) -> np.ndarray:
+    """Hamming windows of an ``(n, n)`` SART image (read only by the kernels)."""
+    return _hamming_windows(n, dtype.type(0))
+
+
 class _SartSetup:
     """Validated inputs of one SART reconstruction."""
 
@@ -529,7 +543,7 @@ class _SartSetup:
         self.clip = clip
         self.relaxation = dtype.type(relaxation)
         self.order = np.fromiter(order_angles_golden_ratio(theta), dtype=np.int64)
-        self.windows = hamming_windows(shape[0], dtype.type(0))
+        self.windows = _windows(shape[0], dtype)
         # None: two Python threads that split the rays of every angle when
         # the image is large enough (measured faster from 128 x 128 on the
         # 2-core dev VM); one thread for small images and when asked
