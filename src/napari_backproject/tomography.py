@@ -611,13 +611,13 @@ class _SartSetup:
         the shared image (:func:`sart_rays`; the few rays next to the other
         half are only recorded), a barrier, each thread adds the recorded
         rays to its half of the rows and clips them (:func:`sart_apply`), a
-        barrier. Both
-        run :func:`sart_steps`, which waits at the barriers by spinning on an
-        atomic counter without the GIL; after a long wait it returns, and
-        the thread yields the CPU before it carries on. This thread runs the
-        angles in blocks and reports progress (which may raise) between
-        them; when it stops, it sets the abort flag, and the helper returns
-        at its next barrier (and the other way round if the helper fails).
+        barrier. Both run :func:`sart_steps`, which waits at the barriers by
+        spinning on an atomic counter without the GIL; after a long wait it
+        returns, and the thread yields the CPU before it carries on. This
+        thread runs the angles in blocks and reports progress (which may
+        raise) between them; when it stops, it sets the abort flag, and the
+        helper returns at its next barrier (and the other way round if the
+        helper fails).
         """
         import threading
         import time

@@ -686,21 +686,17 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter(flat, stride, count, deviation, win, s):
-    """Add ``deviation * win[k] * wc[k]`` to the four neighbours of sample k.
+def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
+    """Scalar scatter of samples ``[k0, count)``, continuing the open ``run``.
 
-    Runs of samples with the same flat index (neighbouring samples are
-    ~0.5 px apart) are summed in registers and added once: the pixels'
-    read-modify-writes drop by about a third to a half. The sums are then
-    formed in a different order (rounding only). Blocks of four samples go
-    through :func:`_scatter_blocks` (same operations, vector registers),
-    the rest through the scalar loop here.
+    ``run = (pp, a0, a1, a2, a3)``: the flat index of the current run of
+    samples and its four corner sums, not yet added; the last run is added
+    on return.
     """
     idx, w0, w1, w2, w3 = s
     us = np.uint64(stride)
-    blocks = count // 4
-    pp, a0, a1, a2, a3 = _scatter_blocks(flat, stride, blocks, deviation, win, s)
-    for k in range(4 * blocks, count):
+    pp, a0, a1, a2, a3 = run
+    for k in range(k0, count):
         u = np.uint64(k)
         p = idx[u]
         amp = deviation * win[u]
@@ -720,32 +716,26 @@ def _scatter(flat, stride, count, deviation, win, s):
 
 
 @numba.njit(cache=True, nogil=True)
+def _scatter(flat, stride, count, deviation, win, s):
+    """Add ``deviation * win[k] * wc[k]`` to the four neighbours of sample k.
+
+    Runs of samples with the same flat index (neighbouring samples are
+    ~0.5 px apart) are summed in registers and added once: the pixels'
+    read-modify-writes drop by about a third to a half. The sums are then
+    formed in a different order (rounding only). Blocks of four samples go
+    through :func:`_scatter_blocks` (same operations, vector registers),
+    the rest through :func:`_scatter_from`.
+    """
+    blocks = count // 4
+    run = _scatter_blocks(flat, stride, blocks, deviation, win, s)
+    _scatter_from(flat, stride, 4 * blocks, count, deviation, win, s, run)
+
+
+@numba.njit(cache=True, nogil=True)
 def _scatter_scalar(flat, stride, count, deviation, win, s):
     """:func:`_scatter` without vector registers (the reference in tests)."""
-    idx, w0, w1, w2, w3 = s
-    us = np.uint64(stride)
-    pp = idx[0]
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    for k in range(count):
-        u = np.uint64(k)
-        p = idx[u]
-        amp = deviation * win[u]
-        if p != pp:
-            _flush(flat, pp, us, a0, a1, a2, a3)
-            pp = p
-            a0 = amp * w0[u]
-            a1 = amp * w1[u]
-            a2 = amp * w2[u]
-            a3 = amp * w3[u]
-        else:
-            a0 += amp * w0[u]
-            a1 += amp * w1[u]
-            a2 += amp * w2[u]
-            a3 += amp * w3[u]
-    _flush(flat, pp, us, a0, a1, a2, a3)
+    run = (s[0][0], 0.0, 0.0, 0.0, 0.0)
+    _scatter_from(flat, stride, 0, count, deviation, win, s, run)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
