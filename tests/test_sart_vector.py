@@ -21,7 +21,7 @@ def _scatter_both(n, theta, ray, count, dtype, deviation, seed):
     """Weights of one ray, scattered by both kernels into equal buffers."""
     stride = n + 3
     proto = dtype(0)
-    ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, theta, ray, proto)
+    ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, ks._trig(theta), ray, proto)
     if ns <= 0:
         return None
     count = min(count, ns + 1)
@@ -79,7 +79,7 @@ for dtype in (np.float64, np.float32):
     proto = dtype(0)
     win = ks.hamming_windows(n, proto)
     for theta in (0.1, 0.9, 2.0):
-        ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, theta, 13.2, proto)
+        ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, ks._trig(theta), 13.2, proto)
         s = ks.new_scratch(n)
         ks._sample_weights(0, ns + 1, ds, dx, dy, x0, y0, c, stride, proto, s)
         w = win[(ns // 2) ** 2 :][: ns + 1]

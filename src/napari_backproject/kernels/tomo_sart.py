@@ -92,7 +92,14 @@ LAG = 3
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_setup(n, theta_rad, ray_position, proto):
+def _trig(theta_rad):
+    """``(cos, sin)`` of an angle in radians (float64), once per angle."""
+    return math.cos(np.float64(theta_rad)), math.sin(np.float64(theta_rad))
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_setup(n, trig, ray_position, proto):
+    """Geometry of one ray, as scikit-image; ``trig`` is :func:`_trig`."""
     radius = _like(n // 2 - 1, proto)
     center = _like(n // 2, proto)
     t = _like(ray_position - center, proto)
@@ -110,8 +117,7 @@ def _ray_setup(n, theta_rad, ray_position, proto):
     y0 = _like(0.0, proto)
     if ns > 0:
         ds = _like(_like(2 * s0, proto) / _like(ns, proto), proto)
-        ct = math.cos(np.float64(theta_rad))
-        st = math.sin(np.float64(theta_rad))
+        ct, st = trig
         dx = _like(-ds * ct, proto)
         dy = _like(-ds * st, proto)
         x0 = _like(s0 * ct - t * st, proto)
@@ -637,7 +643,10 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
         ]
         wins = builder.bitcast(builder.gep(wn.data, [k]), v4d.as_pointer())
         amps = builder.fmul(_splat4(builder, dev_v), builder.load(wins, align=8))
-        # corner-major (w0[k:k+4] ...) to sample-major ([w0, w1, w2, w3] of k)
+        # amp[k] * wc[k] for four samples at once, corner-major, then
+        # transposed to sample-major ([c = 0 .. 3] of sample k): the
+        # products the scalar loop forms, one per lane
+        cols = [builder.fmul(amps, col) for col in cols]
         lo01 = _shuffle(builder, cols[0], cols[1], [0, 4, 1, 5])
         hi01 = _shuffle(builder, cols[0], cols[1], [2, 6, 3, 7])
         lo23 = _shuffle(builder, cols[2], cols[3], [0, 4, 1, 5])
@@ -654,8 +663,7 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
                 builder.gep(arrs[0].data, [builder.add(k, ir.Constant(_I64, j))]),
                 align=8,
             )
-            amp = builder.extract_element(amps, _I32(j))
-            part = builder.fmul(_splat4(builder, amp), weights[j])
+            part = weights[j]
             with builder.if_else(builder.icmp_unsigned("==", p, run_p)) as (
                 same,
                 other,
@@ -760,14 +768,14 @@ def _scatter_rows(flat, stride, count, deviation, win, s, i0, i1):
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_deviation(flat, n, stride, theta_rad, ray_position, projected, proto, s):
+def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
     """Geometry and deviation of one ray.
 
     Returns ``(ns, ds, dx, dy, x0, y0, center, deviation, interior)``;
     ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
     every sample is inside the image and not skipped.
     """
-    ns, ds, dx, dy, x0, y0, center = _ray_setup(n, theta_rad, ray_position, proto)
+    ns, ds, dx, dy, x0, y0, center = _ray_setup(n, trig, ray_position, proto)
     zero = _like(0.0, proto)
     if ns <= 0:
         return 0, ds, dx, dy, x0, y0, center, zero, True
@@ -835,9 +843,10 @@ def _ray_range(image, update, theta_rad, projection, shift, proto, windows, s, r
     n, stride = image.shape
     flat = image.ravel()
     uflat = update.ravel()
+    trig = _trig(theta_rad)
     for r in range(r0, r1):
         pos = _like(_like(r, proto) + shift, proto)
-        ray = _ray_deviation(flat, n, stride, theta_rad, pos, projection[r], proto, s)
+        ray = _ray_deviation(flat, n, stride, trig, pos, projection[r], proto, s)
         if ray[0] > 0:
             _ray_scatter(uflat, n, stride, ray, proto, windows, s, 0, n, True, 1.0)
 
@@ -934,12 +943,13 @@ def _rays_in_place(
     rec_f, rec_i = record
     ring_f = np.zeros((LAG + 1, 7), dtype=np.float64)
     ring_i = np.zeros((LAG + 1, 2), dtype=np.int64)
+    trig = _trig(theta_rad)
     for r in range(r0, r1 + LAG):
         if r < r1:
             slot = r % (LAG + 1)
             pos = _like(_like(r, proto) + shift, proto)
             ray = _ray_deviation(
-                flat, n, stride, theta_rad, pos, projection[r], proto, _slot(ring, slot)
+                flat, n, stride, trig, pos, projection[r], proto, _slot(ring, slot)
             )
             if gaps and r - r0 < GAP_RAYS:
                 _store_ray(rec_f, rec_i, g0 + r - r0, ray)
