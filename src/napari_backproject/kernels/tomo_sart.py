@@ -392,6 +392,14 @@ _I64 = ir.IntType(64)
 _F64 = ir.DoubleType()
 
 
+def _scratch_arrays(context, builder, tys, s_v):
+    """The five scratch arrays ``(idx, w0 .. w3)`` of tuple ``s_v`` in IR."""
+    return [
+        context.make_array(tys[c])(context, builder, builder.extract_value(s_v, c))
+        for c in range(5)
+    ]
+
+
 def _shuffle(builder, a, b, lanes):
     return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, 4), lanes))
 
@@ -424,10 +432,7 @@ def _dot_blocks(typingctx, flat, stride, blocks, s):
         flat_v, stride_v, blocks_v, s_v = args
         fl = context.make_array(sig.args[0])(context, builder, flat_v)
         tys = sig.args[3]
-        arrs = [
-            context.make_array(tys[c])(context, builder, builder.extract_value(s_v, c))
-            for c in range(5)
-        ]
+        arrs = _scratch_arrays(context, builder, tys, s_v)
         t = context.get_value_type(fdt)
         v2 = ir.VectorType(t, 2)
         v4 = ir.VectorType(t, 4)
@@ -568,8 +573,9 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
     per sample one multiply and one add where the scalar loop needs four
     of each (that loop is bound by how many instructions the CPU issues
     per cycle, not by its loads or branches). Four samples per step: their
-    weights are four 4-wide loads (``w0 .. w3``), transposed in registers
-    to one vector per sample. A run ends, and its four sums are added to
+    weights are four 4-wide loads (``w0 .. w3``), each multiplied by the
+    four samples' amplitudes and then transposed in registers to one
+    vector per sample. A run ends, and its four sums are added to
     the pixels, as in :func:`_scatter`; the operations and their order are
     the same, so the results are identical. Returns the open run
     ``(pp, a0, a1, a2, a3)``, not yet added (the caller goes on with the
@@ -594,10 +600,7 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
         fl = context.make_array(sig.args[0])(context, builder, flat_v)
         wn = context.make_array(sig.args[4])(context, builder, win_v)
         tys = sig.args[5]
-        arrs = [
-            context.make_array(tys[c])(context, builder, builder.extract_value(s_v, c))
-            for c in range(5)
-        ]
+        arrs = _scratch_arrays(context, builder, tys, s_v)
         t = context.get_value_type(fdt)
         v4d = ir.VectorType(_F64, 4)
         one = ir.Constant(_I64, 1)
@@ -651,7 +654,7 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
         hi01 = _shuffle(builder, cols[0], cols[1], [2, 6, 3, 7])
         lo23 = _shuffle(builder, cols[2], cols[3], [0, 4, 1, 5])
         hi23 = _shuffle(builder, cols[2], cols[3], [2, 6, 3, 7])
-        weights = [
+        parts = [
             _shuffle(builder, lo01, lo23, [0, 1, 4, 5]),
             _shuffle(builder, lo01, lo23, [2, 3, 6, 7]),
             _shuffle(builder, hi01, hi23, [0, 1, 4, 5]),
@@ -663,20 +666,19 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
                 builder.gep(arrs[0].data, [builder.add(k, ir.Constant(_I64, j))]),
                 align=8,
             )
-            part = weights[j]
             with builder.if_else(builder.icmp_unsigned("==", p, run_p)) as (
                 same,
                 other,
             ):
                 with same:
-                    grown = builder.fadd(run_acc, part)
+                    grown = builder.fadd(run_acc, parts[j])
                     from_same = builder.basic_block
                 with other:
                     flush(run_p, run_acc)
                     from_other = builder.basic_block
             next_acc = builder.phi(v4d)
             next_acc.add_incoming(grown, from_same)
-            next_acc.add_incoming(part, from_other)
+            next_acc.add_incoming(parts[j], from_other)
             next_p = builder.phi(_I64)
             next_p.add_incoming(run_p, from_same)
             next_p.add_incoming(p, from_other)
