@@ -539,11 +539,13 @@ win = ks.hamming_windows(n, 0.0)
 img = np.zeros((n, n + 4))
 ks.sart_angles_serial(img, theta, proj, np.zeros(6), 0.2, 0.0, 1.0, True, win)
 rows = ks.update_rows(n)
-rec = ks.new_record(2)
-for part in range(2):
-    ks.sart_rays(img, 10.0, proj[0], 0.3, 0.2, win, ks.new_ring(n), rec, part, 2)
-for part in range(2):
-    ks.sart_apply(img, 0.2, 0.0, 1.0, True, rows, rec, win, ks.new_scratch(n), part, 2)
+rec = ks.new_record(2, n)
+for shift, clip in ((0.3, True), (0.0, False)):  # ray ranges; mirrored pairs
+    for part in range(2):
+        ks.sart_rays(img, 10.0, proj[0], shift, 0.2, win, ks.new_ring(n), rec, part, 2)
+    for part in range(2):
+        scratch = ks.new_scratch(n)
+        ks.sart_apply(img, 0.2, 0.0, 1.0, clip, rows, rec, win, scratch, part, 2)
 # radon and FBP kernels (serial drivers compile every helper they call)
 from napari_backproject import tomography as tomo
 from napari_backproject.kernels import fbp, radon as kr
@@ -647,6 +649,7 @@ def test_sart_steps_barrier_and_resume():
     theta = np.linspace(0, 180, 10, endpoint=False)
     proj = np.ascontiguousarray(radon(_disk_image((n, n), 3), theta).T)
     shifts = np.full(10, 0.2)
+    shifts[::2] = 0.0  # mirrored pairs and ray ranges, angle by angle
     win = ks.hamming_windows(n, 0.0)
     ref = np.zeros((n, n + 3))
     ks.sart_angles_serial(ref, theta, proj, shifts, 0.2, 0.0, 0.4, True, win)
@@ -654,7 +657,7 @@ def test_sart_steps_barrier_and_resume():
     for spins in (1, 1 << 30):
         img = np.zeros((n, n + 3))
         ks.clip_outside(img, 0.0, 0.4, rows)
-        rec = ks.new_record(2)
+        rec = ks.new_record(2, n)
         sync = np.zeros(2, dtype=np.int64)
         args = (img, theta, proj, shifts, 0.2, 0.0, 0.4, True, rows, win)
 
@@ -679,11 +682,14 @@ def test_sart_steps_barrier_and_resume():
     assert sync[0] == 1  # ran step 0 (no wait before it), stopped at barrier 0
 
 
-@pytest.mark.parametrize("parts", [1, 3, 5])
-@pytest.mark.parametrize("n", [12, 41])
-def test_sart_steps_any_thread_count_matches_serial(parts, n):
+@pytest.mark.parametrize("parts", [1, 2, 3, 5])
+@pytest.mark.parametrize("n", [12, 41, 96])
+@pytest.mark.parametrize("shifted", [True, False])
+@pytest.mark.parametrize("clip", [True, False])
+def test_sart_steps_any_thread_count_matches_serial(parts, n, shifted, clip):
     """Updates go straight into the shared image; rays next to another
-    thread's range are recorded and added in phase 2. With ranges of a few
+    thread's share are recorded and added in phase 2 (by rows, or with
+    mirrored pairs and no clipping, by boundary). With shares of a few
     rays (every ray recorded) and with long ones, any number of threads
     gives the serial result."""
     import threading
@@ -692,16 +698,19 @@ def test_sart_steps_any_thread_count_matches_serial(parts, n):
 
     theta = np.linspace(0, 180, 9, endpoint=False)
     proj = np.ascontiguousarray(radon(_disk_image((n, n), n // 4), theta).T)
-    shifts = np.linspace(-0.4, 0.6, 9)
+    # shifted: contiguous ray ranges; else mirrored pairs
+    shifts = np.linspace(-0.4, 0.6, 9) if shifted else np.zeros(9)
+    hi = 0.3 if clip else 0.0
     win = ks.hamming_windows(n, 0.0)
     rows = ks.update_rows(n)
     ref = np.zeros((n, n + 2))
-    ks.sart_angles_serial(ref, theta, proj, shifts, 0.3, 0.0, 0.3, True, win)
+    ks.sart_angles_serial(ref, theta, proj, shifts, 0.3, 0.0, hi, clip, win)
     img = np.zeros((n, n + 2))
-    ks.clip_outside(img, 0.0, 0.3, rows)
-    rec = ks.new_record(parts)
+    if clip:
+        ks.clip_outside(img, 0.0, hi, rows)
+    rec = ks.new_record(parts, n)
     sync = np.zeros(2, dtype=np.int64)
-    args = (img, theta, proj, shifts, 0.3, 0.0, 0.3, True, rows, win)
+    args = (img, theta, proj, shifts, 0.3, 0.0, hi, clip, rows, win)
     done = []
 
     def run(part):

@@ -635,7 +635,7 @@ class _SartSetup:
         parts = 2
         n = image.shape[0]
         rows = update_rows(n)
-        record = new_record(parts)
+        record = new_record(parts, n)
         if do_clip:
             clip_outside(image, lo, hi, rows)
         sync = np.zeros(2, dtype=np.int64)  # [barrier counter, abort]

@@ -19,25 +19,38 @@ index in one 4-wide register and adding it to the four pixels once.
 Rays whose samples may touch the image border (rare) take a checked path
 with scikit-image's skipping rules.
 
+Mirrored pairs: without a projection shift, ray ``2c - r`` (``c = n //
+2``) passes through the points of ray ``r`` reflected about the rotation
+centre, in reverse order (:func:`_mirror_map`): its samples are those of
+ray ``r`` with cell ``K - idx`` and the four weights in reverse corner
+order. The drivers then compute the weights of rays ``0 .. c`` only, form
+the ray sums of both rays of a pair in one pass over them
+(:func:`_ray_dot_pair`) and scatter both updates from them: the weights
+pass runs for half the rays. (The mirror's sample positions are the
+reflections of the original's computed ones rather than computed afresh:
+the same to rounding.) With shifts, rays are done one by one.
+
 No update buffer: scikit-image forms every ray sum of an angle from the
 image as it was before that angle, then adds the update. A ray's update
 touches only pixels that rays less than 3 away read, so the drivers sum the
 rays in order and add each ray's update to the image ``LAG`` (3) rays later
-(:func:`_rays_in_place`, weights kept in a ring of scratch rows meanwhile):
-the same SART step without a second image-sized buffer to fill, apply and
-zero, and with half the memory traffic. Results differ from the
-update-buffer order by rounding only.
+(:func:`_rays_in_place`, :func:`_pair_rays`; weights kept in a ring of
+scratch rows meanwhile): the same SART step without a second image-sized
+buffer to fill, apply and zero, and with half the memory traffic. Results
+differ from the update-buffer order by rounding only.
 
 Three drivers:
 
 * :func:`sart_angles_serial` runs angles in order on the calling thread;
 * :func:`sart_rays` and :func:`sart_apply` are the two phases of one angle
   for two (or more) Python threads that share the work through barriers:
-  each thread updates the shared image with one contiguous range of rays,
-  except the ``GAP_RAYS`` rays at either end of its range, which it only
+  each thread updates the shared image with its share of the rays (a range
+  of pairs, :func:`pair_split`, or with shifts a contiguous range of rays),
+  except the ``GAP_RAYS`` rays at either end of each range, which it only
   sums and records: no thread then writes a pixel that another thread reads
-  or writes in that phase; after a barrier, each thread adds the recorded
-  rays to its own rows (and clips them);
+  or writes in that phase; after a barrier, the recorded rays are added
+  (each thread adds them to its own rows and clips those, or without
+  clipping, each group of recorded rays goes whole to one thread);
 * :func:`sart_angle_update` (numba ``prange``) applies one angle with the
   numba threads through an update buffer (one fork/join per phase: slow on
   few cores).
@@ -140,7 +153,8 @@ def hamming_windows(n, proto):
     """Hamming windows of every ray length of an ``(n, n)`` SART image.
 
     A ray with ``ns`` steps (``ns`` even) uses the ``ns + 1`` values from
-    offset ``(ns // 2) ** 2``. ``proto`` (a scalar of the image dtype) sets
+    offset ``(ns // 2) ** 2``; the second half of the table holds the same
+    windows reversed, for mirrored rays (see :func:`_window`). ``proto`` (a scalar of the image dtype) sets
     the rounding, as in the update kernels.
 
     Examples
@@ -151,12 +165,29 @@ def hamming_windows(n, proto):
     [0.07672, 0.76918, 0.76918, 0.07672, 0.76918]
     """
     h_max = 2 * (n // 2) + 2
-    out = np.zeros((h_max + 1) * (h_max + 1))
+    half = (h_max + 1) * (h_max + 1)
+    out = np.zeros(2 * half)
     for h in range(1, h_max + 1):
         ns = 2 * h
-        if h * h + ns < out.shape[0]:
-            _fill_window(out[h * h : h * h + ns + 1], ns, proto)
+        if h * h + ns < half:
+            win = out[h * h : h * h + ns + 1]
+            _fill_window(win, ns, proto)
+            out[half + h * h : half + h * h + ns + 1] = win[::-1]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _window(windows, ns, reverse, proto):
+    """Window of a ray with ``ns`` steps (``reverse``: last sample first)."""
+    h = ns // 2
+    half = windows.shape[0] // 2
+    if h * h + ns < half:
+        at = half + h * h if reverse else h * h
+        return windows[at : at + ns + 1]
+    # not in the table (cannot happen for rays inside the image)
+    win = np.empty(ns + 1)
+    _fill_window(win, ns, proto)
+    return win[::-1].copy() if reverse else win
 
 
 @numba.njit(cache=True, nogil=True)
@@ -263,20 +294,21 @@ def new_scratch(n):
 
 @numba.njit(cache=True, nogil=True)
 def new_ring(n):
-    """Scratch of ``LAG + 1`` rays for one thread (see :func:`new_scratch`).
+    """Scratch of ``2 * (LAG + 1)`` rays for one thread (see :func:`new_scratch`).
 
     The same five arrays with one row per ray: :func:`sart_rays` keeps the
-    weights of a ray until its update is added, ``LAG`` rays later. Row
-    ``j`` is :func:`_slot` ``(ring, j)``.
+    weights of a ray until its update is added, ``LAG`` rays later (rows
+    ``0 .. LAG``), and those of a mirrored ray that cannot reuse them (rows
+    ``LAG + 1`` on). Row ``j`` is :func:`_slot` ``(ring, j)``.
 
     Examples
     --------
     >>> idx, w0, w1, w2, w3 = new_ring(8)
     >>> idx.shape, w3.shape
-    ((4, 20), (4, 20))
+    ((8, 20), (8, 20))
     """
     m = 2 * n + 4
-    k = LAG + 1
+    k = 2 * (LAG + 1)
     return (
         np.empty((k, m), dtype=np.uint64),
         np.empty((k, m), dtype=np.float64),
@@ -293,20 +325,82 @@ def _slot(ring, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def new_record(parts):
-    """Record arrays for :func:`sart_rays` on ``parts`` threads.
+def _steps(n, r):
+    """Number of steps ``ns`` of ray ``r`` (no shift) of an ``(n, n)`` image."""
+    c = n // 2
+    rr = (c - 1) * (c - 1)
+    tt = (r - c) * (r - c)
+    if rr < tt:
+        return 0
+    return 2 * int(math.ceil(2 * math.sqrt(rr - tt)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_cost(n, r):
+    """Relative cost of ray ``r`` and its mirror (measured on the dev VM).
+
+    A mirror costs 4/5 of a ray (no weights pass); a ray's fixed cost is
+    that of about 200 samples.
+    """
+    ns = _steps(n, r)
+    if ns == 0:
+        return 0.0
+    has_mirror = r != n // 2 and 2 * (n // 2) - r < n
+    return (ns + 200.0) * (5.0 + 4.0 * has_mirror)
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_split(n, parts):
+    """First ray of each thread's share of the rays ``0 .. n // 2`` (and mirrors).
+
+    Without projection shifts, ray ``r`` and ray ``2 * (n // 2) - r`` are
+    mirror images; thread ``part`` takes rays ``[split[part],
+    split[part + 1])`` and their mirrors (see :func:`sart_rays`). Shares
+    take about equal times (:func:`_pair_cost`).
 
     Examples
     --------
-    Rows ``2 * GAP_RAYS * part`` onwards belong to thread ``part``: its
-    first ``GAP_RAYS`` rays, then its last ``GAP_RAYS`` rays.
-
-    >>> rec_f, rec_i = new_record(2)
-    >>> rec_f.shape, rec_i.shape
-    ((8, 7), (8, 2))
+    >>> [int(v) for v in pair_split(64, 2)]
+    [0, 19, 33]
     """
-    g = 2 * GAP_RAYS * parts
-    return np.zeros((g, 7), dtype=np.float64), np.zeros((g, 2), dtype=np.int64)
+    c = n // 2
+    cum = np.zeros(c + 2)  # cost of the rays before r
+    for r in range(c + 1):
+        cum[r + 1] = cum[r] + _pair_cost(n, r)
+    out = np.empty(parts + 1, dtype=np.int64)
+    for k in range(parts + 1):  # one by one (a vectorised fill was a scatter)
+        first = np.searchsorted(cum, cum[c + 1] * k / parts)
+        out[np.uint64(k)] = c + 1 if k == parts else min(first, c + 1)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def new_record(parts, n):
+    """Record arrays for :func:`sart_rays` on ``parts`` threads, ``(n, n)`` image.
+
+    Examples
+    --------
+    Rows ``4 * GAP_RAYS * part`` onwards belong to thread ``part``: its
+    first ``GAP_RAYS`` rays, its last ``GAP_RAYS`` rays, then the mirrors
+    of both. The third array is :func:`pair_split`, the fourth flags how
+    :func:`sart_apply` may add the recorded rays.
+
+    >>> rec_f, rec_i, split, state = new_record(2, 64)
+    >>> rec_f.shape, rec_i.shape, [int(v) for v in split]
+    ((16, 7), (16, 2), [0, 19, 33])
+    """
+    g = 4 * GAP_RAYS * parts
+    split = pair_split(n, parts)
+    # [phase 1 of the current angle ran on pairs, shares wide enough that
+    # the rays recorded at different boundaries never share a pixel]
+    state = np.zeros(2, dtype=np.int64)
+    state[1] = np.all(split[1:] - split[:-1] >= 2 * GAP_RAYS + 3)
+    return (
+        np.zeros((g, 7), dtype=np.float64),
+        np.zeros((g, 2), dtype=np.int64),
+        split,
+        state,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +499,7 @@ def _shuffle(builder, a, b, lanes):
 
 
 @intrinsic
-def _dot_blocks(typingctx, flat, stride, blocks, s):
+def _dot_blocks(typingctx, flat, stride, blocks, s, km):
     """Ray sum and weight norm of samples ``[0, 4 * blocks)``, in vector IR.
 
     Four samples per step: each sample's two pixel pairs ``flat[p:p+2]``
@@ -416,7 +510,12 @@ def _dot_blocks(typingctx, flat, stride, blocks, s):
     sample where the scalar loop needs nine (this CPU does two
     floating-point loads per cycle), and no branch. Arithmetic in the
     dtype of ``flat`` (weights rounded to it, as the scalar loop does);
-    returns ``(ray_sum, weight_norm)``.
+    returns ``(ray_sum, weight_norm)``. With ``km`` not None (a separate
+    compilation) it also forms the ray sum of the mirrored ray from the
+    same weights (:func:`_mirror_map`: corner ``c`` of the mirrored sample
+    is pixel ``km - idx[k]`` plus the offset of corner ``3 - c``, and has
+    weight ``w{3-c}``) and returns ``(ray_sum, weight_norm, mirror_sum)``:
+    the weights and indices are loaded once for both rays.
     """
     if not (
         isinstance(flat, types.Array)
@@ -426,10 +525,11 @@ def _dot_blocks(typingctx, flat, stride, blocks, s):
     ):
         return None
     fdt = flat.dtype
-    sig = types.UniTuple(fdt, 2)(flat, types.intp, types.intp, s)
+    mapped = not isinstance(km, (types.NoneType, types.Omitted))
+    sig = types.UniTuple(fdt, 3 if mapped else 2)(flat, types.intp, types.intp, s, km)
 
     def codegen(context, builder, sig, args):
-        flat_v, stride_v, blocks_v, s_v = args
+        flat_v, stride_v, blocks_v, s_v, km_v = args
         fl = context.make_array(sig.args[0])(context, builder, flat_v)
         tys = sig.args[3]
         arrs = _scratch_arrays(context, builder, tys, s_v)
@@ -452,7 +552,7 @@ def _dot_blocks(typingctx, flat, stride, blocks, s):
         i = builder.phi(_I64)
         i.add_incoming(ir.Constant(_I64, 0), pre)
         accs = []
-        for _ in range(8):
+        for _ in range(12 if mapped else 8):
             ph = builder.phi(v4)
             ph.add_incoming(zero, pre)
             accs.append(ph)
@@ -464,29 +564,46 @@ def _dot_blocks(typingctx, flat, stride, blocks, s):
             ptr = builder.bitcast(builder.gep(arrs[c + 1].data, [k]), v4d.as_pointer())
             w = builder.load(ptr, align=8)
             ws.append(w if fdt == types.float64 else builder.fptrunc(w, v4))
-        tops, bots = [], []
-        for j in range(4):
-            kj = builder.add(k, ir.Constant(_I64, j))
-            p = builder.load(builder.gep(arrs[0].data, [kj]), align=8)
-            pt = builder.bitcast(builder.gep(fl.data, [p]), v2.as_pointer())
-            tops.append(builder.load(pt, align=align))
-            pb = builder.gep(fl.data, [builder.add(p, stride_v)])
-            bots.append(builder.load(builder.bitcast(pb, v2.as_pointer()), align=align))
-        corners = []
-        for pairs in (tops, bots):
-            lo = _shuffle(builder, pairs[0], pairs[1], [0, 1, 2, 3])
-            hi = _shuffle(builder, pairs[2], pairs[3], [0, 1, 2, 3])
-            corners.append(_shuffle(builder, lo, hi, [0, 2, 4, 6]))
-            corners.append(_shuffle(builder, lo, hi, [1, 3, 5, 7]))
+
+        def corner_vectors(ps):
+            """Pixel pairs at ``ps`` and ``ps + stride`` -> four corner vectors."""
+            tops, bots = [], []
+            for p in ps:
+                pt = builder.bitcast(builder.gep(fl.data, [p]), v2.as_pointer())
+                tops.append(builder.load(pt, align=align))
+                pb = builder.gep(fl.data, [builder.add(p, stride_v)])
+                pb = builder.bitcast(pb, v2.as_pointer())
+                bots.append(builder.load(pb, align=align))
+            corners = []
+            for pairs in (tops, bots):
+                lo = _shuffle(builder, pairs[0], pairs[1], [0, 1, 2, 3])
+                hi = _shuffle(builder, pairs[2], pairs[3], [0, 1, 2, 3])
+                corners.append(_shuffle(builder, lo, hi, [0, 2, 4, 6]))
+                corners.append(_shuffle(builder, lo, hi, [1, 3, 5, 7]))
+            return corners
+
+        ps = [
+            builder.load(
+                builder.gep(arrs[0].data, [builder.add(k, ir.Constant(_I64, j))]),
+                align=8,
+            )
+            for j in range(4)
+        ]
+        corners = corner_vectors(ps)
         news = [builder.call(fma, [ws[c], corners[c], accs[c]]) for c in range(4)]
         news += [builder.call(fma, [ws[c], ws[c], accs[4 + c]]) for c in range(4)]
+        if mapped:
+            mirror = corner_vectors([builder.sub(km_v, p) for p in ps])
+            news += [
+                builder.call(fma, [ws[3 - c], mirror[c], accs[8 + c]]) for c in range(4)
+            ]
         i.add_incoming(builder.add(i, ir.Constant(_I64, 1)), body)
         for ph, val in zip(accs, news, strict=True):
             ph.add_incoming(val, body)
         builder.branch(head)
         builder.position_at_end(done)
         out = []
-        for a0, a1, a2, a3 in (accs[:4], accs[4:]):
+        for a0, a1, a2, a3 in [accs[m : m + 4] for m in range(0, len(accs), 4)]:
             v = builder.fadd(builder.fadd(a0, a1), builder.fadd(a2, a3))
             lanes = [builder.extract_element(v, ir.Constant(_I32, m)) for m in range(4)]
             out.append(
@@ -499,6 +616,14 @@ def _dot_blocks(typingctx, flat, stride, blocks, s):
     return sig, codegen
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pixel(index, km):
+    """Flat index of a sample: its own, or ``km - index`` (mirrored ray)."""
+    if km is None:
+        return index
+    return np.uint64(km) - index
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
 def _ray_dot(flat, stride, count, s, proto):
     """``(ray sum, weight norm)`` of ``count`` interior samples, branch free.
@@ -509,21 +634,54 @@ def _ray_dot(flat, stride, count, s, proto):
     """
     idx, w0, w1, w2, w3 = s
     blocks = count // 4
-    acc, nrm = _dot_blocks(flat, stride, blocks, s)
-    us = np.uint64(stride)
-    u1 = np.uint64(1)
+    acc, nrm = _dot_blocks(flat, stride, blocks, s, None)
     for k in range(4 * blocks, count):
         u = np.uint64(k)
-        p = idx[u]
-        v0 = _like(w0[u], proto)
-        v1 = _like(w1[u], proto)
-        v2 = _like(w2[u], proto)
-        v3 = _like(w3[u], proto)
-        acc += (v0 * flat[p] + v1 * flat[p + u1]) + (
-            v2 * flat[p + us] + v3 * flat[p + us + u1]
-        )
+        v0, v1, v2, v3 = _weights_at(s, u, proto)
+        acc += _corner_dot(flat, stride, idx[u], v0, v1, v2, v3)
         nrm += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
     return acc, nrm
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def _ray_dot_pair(flat, stride, count, s, proto, km):
+    """:func:`_ray_dot` and the ray sum of the mirrored ray, in one pass.
+
+    Returns ``(ray_sum, weight_norm, mirror_sum)``; ``mirror_sum`` is what
+    :func:`_ray_dot` gives for the mirrored ray (pixels ``km - idx[k]``,
+    weights in reverse corner order), in the same order, bit for bit.
+    """
+    idx, w0, w1, w2, w3 = s
+    blocks = count // 4
+    acc, nrm, acc_m = _dot_blocks(flat, stride, blocks, s, km)
+    for k in range(4 * blocks, count):
+        u = np.uint64(k)
+        v0, v1, v2, v3 = _weights_at(s, u, proto)
+        acc += _corner_dot(flat, stride, idx[u], v0, v1, v2, v3)
+        nrm += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+        acc_m += _corner_dot(flat, stride, _pixel(idx[u], km), v3, v2, v1, v0)
+    return acc, nrm, acc_m
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _weights_at(s, u, proto):
+    _, w0, w1, w2, w3 = s
+    return (
+        _like(w0[u], proto),
+        _like(w1[u], proto),
+        _like(w2[u], proto),
+        _like(w3[u], proto),
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
+def _corner_dot(flat, stride, p, v0, v1, v2, v3):
+    """Bilinear sum of the cell at flat index ``p`` with weights ``v0 .. v3``."""
+    us = np.uint64(stride)
+    u1 = np.uint64(1)
+    return (v0 * flat[p] + v1 * flat[p + u1]) + (
+        v2 * flat[p + us] + v3 * flat[p + us + u1]
+    )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -566,7 +724,7 @@ def _splat4(builder, value):
 
 
 @intrinsic
-def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
+def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
     """:func:`_scatter` of samples ``[0, 4 * blocks)``, in vector IR.
 
     The four corner sums of the current run live in one 4-wide register:
@@ -579,7 +737,9 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
     the pixels, as in :func:`_scatter`; the operations and their order are
     the same, so the results are identical. Returns the open run
     ``(pp, a0, a1, a2, a3)``, not yet added (the caller goes on with the
-    remaining samples and adds it).
+    remaining samples and adds it). Sample ``k`` updates pixel ``idx[k]``
+    and its neighbours, or ``km - idx[k]`` and its neighbours if ``km`` is
+    not None (see :func:`_mirror_map`).
     """
     if not (
         isinstance(flat, types.Array)
@@ -593,10 +753,11 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
         return None
     fdt = flat.dtype
     ret = types.Tuple((types.uint64,) + (types.float64,) * 4)
-    sig = ret(flat, types.intp, types.intp, types.float64, win, s)
+    mapped = not isinstance(km, (types.NoneType, types.Omitted))
+    sig = ret(flat, types.intp, types.intp, types.float64, win, s, km)
 
     def codegen(context, builder, sig, args):
-        flat_v, stride_v, blocks_v, dev_v, win_v, s_v = args
+        flat_v, stride_v, blocks_v, dev_v, win_v, s_v, km_v = args
         fl = context.make_array(sig.args[0])(context, builder, flat_v)
         wn = context.make_array(sig.args[4])(context, builder, win_v)
         tys = sig.args[5]
@@ -625,7 +786,12 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
         head = builder.append_basic_block("scatter.head")
         body = builder.append_basic_block("scatter.body")
         done = builder.append_basic_block("scatter.done")
-        pp0 = builder.load(arrs[0].data, align=8)
+
+        def pixel(k):
+            p = builder.load(builder.gep(arrs[0].data, [k]), align=8)
+            return builder.sub(km_v, p) if mapped else p
+
+        pp0 = pixel(ir.Constant(_I64, 0))
         builder.branch(head)
         builder.position_at_end(head)
         i = builder.phi(_I64)
@@ -662,10 +828,7 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
         ]
         run_p, run_acc = pp, acc
         for j in range(4):
-            p = builder.load(
-                builder.gep(arrs[0].data, [builder.add(k, ir.Constant(_I64, j))]),
-                align=8,
-            )
+            p = pixel(builder.add(k, ir.Constant(_I64, j)))
             with builder.if_else(builder.icmp_unsigned("==", p, run_p)) as (
                 same,
                 other,
@@ -696,19 +859,20 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
+def _scatter_from(flat, stride, k0, count, deviation, win, s, run, km):
     """Scalar scatter of samples ``[k0, count)``, continuing the open ``run``.
 
     ``run = (pp, a0, a1, a2, a3)``: the flat index of the current run of
     samples and its four corner sums, not yet added; the last run is added
-    on return.
+    on return. Sample ``k`` updates pixel ``idx[k]`` (or ``km - idx[k]``)
+    and its neighbours.
     """
     idx, w0, w1, w2, w3 = s
     us = np.uint64(stride)
     pp, a0, a1, a2, a3 = run
     for k in range(k0, count):
         u = np.uint64(k)
-        p = idx[u]
+        p = _pixel(idx[u], km)
         amp = deviation * win[u]
         if p != pp:
             _flush(flat, pp, us, a0, a1, a2, a3)
@@ -736,16 +900,22 @@ def _scatter(flat, stride, count, deviation, win, s):
     through :func:`_scatter_blocks` (same operations, vector registers),
     the rest through :func:`_scatter_from`.
     """
-    blocks = count // 4
-    run = _scatter_blocks(flat, stride, blocks, deviation, win, s)
-    _scatter_from(flat, stride, 4 * blocks, count, deviation, win, s, run)
+    _scatter_mapped(flat, stride, count, deviation, win, s, None)
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter_scalar(flat, stride, count, deviation, win, s):
-    """:func:`_scatter` without vector registers (the reference in tests)."""
-    run = (s[0][0], 0.0, 0.0, 0.0, 0.0)
-    _scatter_from(flat, stride, 0, count, deviation, win, s, run)
+def _scatter_mapped(flat, stride, count, deviation, win, s, km):
+    """:func:`_scatter`; with ``km`` not None sample ``k`` is at ``km - idx[k]``."""
+    blocks = count // 4
+    run = _scatter_blocks(flat, stride, blocks, deviation, win, s, km)
+    _scatter_from(flat, stride, 4 * blocks, count, deviation, win, s, run, km)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_scalar(flat, stride, count, deviation, win, s, km=None):
+    """:func:`_scatter_mapped` without vector registers (the reference in tests)."""
+    run = (_pixel(s[0][0], km), 0.0, 0.0, 0.0, 0.0)
+    _scatter_from(flat, stride, 0, count, deviation, win, s, run, km)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -770,17 +940,13 @@ def _scatter_rows(flat, stride, count, deviation, win, s, i0, i1):
 
 
 @numba.njit(cache=True, nogil=True)
-def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
-    """Geometry and deviation of one ray.
+def _interior(n, ns, dx, dy, x0, y0, center, proto):
+    """``(interior, mirror_ok)`` of a ray with ``ns > 0`` steps.
 
-    Returns ``(ns, ds, dx, dy, x0, y0, center, deviation, interior)``;
-    ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
-    every sample is inside the image and not skipped.
+    ``interior``: every neighbour of every sample is inside the image and
+    not skipped; ``mirror_ok``: so are those of the mirrored samples
+    (:func:`_mirror_map`).
     """
-    ns, ds, dx, dy, x0, y0, center = _ray_setup(n, trig, ray_position, proto)
-    zero = _like(0.0, proto)
-    if ns <= 0:
-        return 0, ds, dx, dy, x0, y0, center, zero, True
     # the samples lie on a segment: checking both ends is enough
     _, _, fi0, fj0 = _sample_floor(0, dx, dy, x0, y0, center, proto)
     _, _, fi1, fj1 = _sample_floor(ns, dx, dy, x0, y0, center, proto)
@@ -790,23 +956,103 @@ def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
         and min(fj0, fj1) > 0
         and max(fj0, fj1) < n - 1
     )
+    top = 2 * (n // 2) - 2  # the mirrored floor 2c - 1 - f must be >= 1
+    mirror_ok = interior and max(fi0, fi1) <= top and max(fj0, fj1) <= top
+    return interior, mirror_ok
+
+
+@numba.njit(cache=True, nogil=True)
+def _mirror_map(n, stride):
+    """``km``: the mirror image of flat index ``idx`` is ``km - idx``.
+
+    Ray ``2c - r`` (``c = n // 2``, no projection shift) passes through the
+    points of ray ``r`` reflected about the rotation centre, in reverse
+    order: a sample in cell ``(fi, fj)`` at fractions ``(di, dj)`` reflects
+    to cell ``(2c - 1 - fi, 2c - 1 - fj)`` at ``(1 - di, 1 - dj)``, whose
+    four bilinear weights are the original's in reverse corner order
+    (:func:`_mirrored`), and whose flat index is ``km - idx`` with
+    ``km = (2c - 1) * (stride + 1)``. The mirror's samples are then the
+    reflections of the original's computed ones instead of being computed
+    afresh: the same points up to rounding.
+    """
+    c = n // 2
+    return np.uint64((2 * c - 1) * (stride + 1))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mirrored(s):
+    """Scratch ``s`` seen from the mirrored ray: corners in reverse order."""
+    idx, w0, w1, w2, w3 = s
+    return idx, w3, w2, w1, w0
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
+    """Geometry, ray sum and weight norm of one ray (and of its mirror).
+
+    Returns ``(ns, ds, dx, dy, x0, y0, center, ray_sum, weight_norm,
+    interior, mirror_sum, mirrored)``; ``ns == 0`` when the ray has no
+    samples. ``interior``: every neighbour of every sample is inside the
+    image and not skipped. With ``km`` (:func:`_mirror_map`), when the
+    mirrored samples are interior too and the scratch ``s`` holds the whole
+    ray, ``mirror_sum`` is the ray sum of the mirrored ray, formed in the
+    same pass (:func:`_ray_dot_pair`), and ``mirrored`` is True.
+    """
+    ns, ds, dx, dy, x0, y0, center = _ray_setup(n, trig, ray_position, proto)
+    zero = _like(0.0, proto)
+    if ns <= 0:
+        return 0, ds, dx, dy, x0, y0, center, zero, zero, True, zero, False
+    interior, mirror_ok = _interior(n, ns, dx, dy, x0, y0, center, proto)
     ray_sum = zero
     weight_norm = zero
+    mirror_sum = zero
+    mirrored = False
     chunk = s[0].shape[0]
     for k0 in range(0, ns + 1, chunk):
         count = min(chunk, ns + 1 - k0)
         _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s)
         if interior:
-            rs, wn = _ray_dot(flat, stride, count, s, proto)
+            if km is not None:
+                if mirror_ok and count == ns + 1:
+                    rs, wn, mirror_sum = _ray_dot_pair(
+                        flat, stride, count, s, proto, km
+                    )
+                    mirrored = True
+                else:
+                    rs, wn = _ray_dot(flat, stride, count, s, proto)
+            else:
+                rs, wn = _ray_dot(flat, stride, count, s, proto)
             ray_sum += rs
             weight_norm += wn
         else:
             _border_weights(count, n, stride, s)
             ray_sum += _ray_sum_border(flat, stride, count, s, proto)
             weight_norm += _weight_norm(count, s, proto)
+    out = (ns, ds, dx, dy, x0, y0, center, ray_sum, weight_norm, interior)
+    return out + (mirror_sum, mirrored)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _deviation(ray_sum, weight_norm, projected, proto):
+    """SART deviation of a ray, or ``None``-like ``(False, 0)`` if it has no weight."""
     if not weight_norm > 0:
-        return 0, ds, dx, dy, x0, y0, center, zero, True
-    deviation = _like(-(ray_sum - projected) / weight_norm, proto)
+        return False, _like(0.0, proto)
+    return True, _like(-(ray_sum - projected) / weight_norm, proto)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
+    """Geometry and deviation of one ray.
+
+    Returns ``(ns, ds, dx, dy, x0, y0, center, deviation, interior)``;
+    ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
+    every sample is inside the image and not skipped.
+    """
+    got = _ray_sums(flat, n, stride, trig, ray_position, proto, s)
+    ns, ds, dx, dy, x0, y0, center, ray_sum, weight_norm, interior = got[:10]
+    ok, deviation = _deviation(ray_sum, weight_norm, projected, proto)
+    if ns <= 0 or not ok:
+        return 0, ds, dx, dy, x0, y0, center, deviation, True
     return ns, ds, dx, dy, x0, y0, center, deviation, interior
 
 
@@ -818,12 +1064,7 @@ def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh, scale)
     holds the weights of the whole ray.
     """
     ns, ds, dx, dy, x0, y0, center, deviation, interior = ray
-    h = ns // 2
-    if h * h + ns < windows.shape[0]:
-        win = windows[h * h : h * h + ns + 1]
-    else:  # not in the table (cannot happen for rays inside the image)
-        win = np.empty(ns + 1)
-        _fill_window(win, ns, proto)
+    win = _window(windows, ns, False, proto)
     dev = np.float64(deviation) * scale
     all_rows = interior and i0 == 0 and i1 >= n
     chunk = s[0].shape[0]
@@ -942,7 +1183,7 @@ def _rays_in_place(
     n, stride = image.shape
     flat = image.ravel()
     proto = projection[0]
-    rec_f, rec_i = record
+    rec_f, rec_i = record[0], record[1]
     ring_f = np.zeros((LAG + 1, 7), dtype=np.float64)
     ring_i = np.zeros((LAG + 1, 2), dtype=np.int64)
     trig = _trig(theta_rad)
@@ -968,6 +1209,115 @@ def _rays_in_place(
                 ray = _load_ray(ring_f, ring_i, sq, proto)
                 s = _slot(ring, sq)
                 _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mirror_ray(flat, n, stride, trig, m, projected, proto, sm, sums, recorded):
+    """The mirror ``m`` of a ray with sums ``sums`` (:func:`_ray_sums`).
+
+    Returns ``(ray, aliased)``. ``aliased``: its ray sum was formed with
+    the original's (its weight norm is the original's), and its update
+    will be scattered from the original's weights too (only ``ns`` and the
+    deviation of ``ray`` are set, unless ``recorded``: a recorded ray's
+    weights are computed afresh from its geometry in phase 2); otherwise
+    its weights are computed into ``sm`` as for any ray.
+    """
+    ns, wn, mirror_sum, mirrored = sums[0], sums[8], sums[10], sums[11]
+    pos = _like(m, proto)
+    if mirrored and wn > 0:
+        _, dev = _deviation(mirror_sum, wn, projected, proto)
+        if not recorded:
+            z = _like(0.0, proto)
+            return (ns, z, z, z, z, z, z, dev, True), True
+        g = _ray_setup(n, trig, pos, proto)
+        interior, _ = _interior(n, g[0], g[2], g[3], g[4], g[5], g[6], proto)
+        return (g[0], g[1], g[2], g[3], g[4], g[5], g[6], dev, interior), True
+    return _ray_deviation(flat, n, stride, trig, pos, projected, proto, sm), False
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_rays(
+    image, theta_rad, projection, scale, windows, ring, record, g0, a, b, gaps
+):
+    """Rays ``[a, b)`` (``b <= n // 2 + 1``) and their mirrors, updates added.
+
+    :func:`_rays_in_place` for pairs of rays (no projection shift): ray
+    ``r`` and its mirror ``2c - r`` are summed together, the mirror through
+    the weights of ``r`` (:func:`_mirror_map`), which halves the weights
+    pass; both updates are added ``LAG`` pairs later (the mirrors run from
+    the outside in, so they too have their neighbours' sums formed by
+    then). With ``gaps`` the first ``GAP_RAYS`` pairs and, unless ``b`` is
+    past the centre ray, the last ``GAP_RAYS`` pairs are recorded (rows
+    ``g0`` onwards: rays, then their mirrors) instead of added.
+    """
+    n, stride = image.shape
+    flat = image.ravel()
+    proto = projection[0]
+    n_rays = projection.shape[0]
+    c = n // 2
+    km = _mirror_map(n, stride)
+    rec_f, rec_i = record[0], record[1]
+    big = LAG + 1
+    ring_f = np.zeros((2 * big, 7), dtype=np.float64)
+    ring_i = np.zeros((2 * big, 2), dtype=np.int64)
+    aliased = np.zeros(big, dtype=np.bool_)
+    trig = _trig(theta_rad)
+    gap_lo = gaps and a > 0
+    gap_hi = gaps and b <= c
+    for j in range(b - a + LAG):
+        r = a + j
+        if r < b:
+            slot = j % big
+            s = _slot(ring, slot)
+            sums = _ray_sums(flat, n, stride, trig, _like(r, proto), proto, s, km)
+            ns, ds, dx, dy, x0, y0, center, rsum, wn, interior = sums[:10]
+            ok, dev = _deviation(rsum, wn, projection[r], proto)
+            if ns > 0 and ok:
+                ray = (ns, ds, dx, dy, x0, y0, center, dev, interior)
+            else:
+                ray = (0, ds, dx, dy, x0, y0, center, dev, True)
+            row = -1
+            if gap_lo and j < GAP_RAYS:
+                row = g0 + j
+            elif gap_hi and b - 1 - r < GAP_RAYS:
+                row = g0 + GAP_RAYS + b - 1 - r
+            ring_i[slot, 0] = 0
+            ring_i[big + slot, 0] = 0
+            aliased[slot] = False
+            if row >= 0:
+                _store_ray(rec_f, rec_i, row, ray)
+            else:
+                _store_ray(ring_f, ring_i, slot, ray)
+            m = 2 * c - r
+            if m != r and m < n_rays:
+                sm = _slot(ring, big + slot)
+                ray_m, alias = _mirror_ray(
+                    flat, n, stride, trig, m, projection[m], proto, sm, sums, row >= 0
+                )
+                if row >= 0:
+                    _store_ray(rec_f, rec_i, row + 2 * GAP_RAYS, ray_m)
+                else:
+                    _store_ray(ring_f, ring_i, big + slot, ray_m)
+                    aliased[slot] = alias
+        q = j - LAG
+        if q >= 0:
+            sq = q % big
+            s = _slot(ring, sq)
+            if ring_i[sq, 0] > 0:
+                ray = _load_ray(ring_f, ring_i, sq, proto)
+                _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
+            if ring_i[big + sq, 0] > 0:
+                ray = _load_ray(ring_f, ring_i, big + sq, proto)
+                if aliased[sq]:
+                    ns = ray[0]
+                    win = _window(windows, ns, True, proto)
+                    dev = np.float64(ray[7]) * scale
+                    _scatter_mapped(flat, stride, ns + 1, dev, win, _mirrored(s), km)
+                else:
+                    sm = _slot(ring, big + sq)
+                    _ray_scatter(
+                        flat, n, stride, ray, proto, windows, sm, 0, n, True, scale
+                    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1012,26 +1362,41 @@ def sart_angles_serial(
     if do_clip:
         clip_outside(image, lo, hi, rows)
     ring = new_ring(n)
-    record = new_record(1)
+    record = new_record(1, n)
     scale = np.float64(relaxation)
     for a in range(thetas_deg.shape[0]):
         projection = projections[a]
         proto = projection[0]
         theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
-        _rays_in_place(
-            image,
-            theta_rad,
-            projection,
-            shifts[a],
-            scale,
-            windows,
-            ring,
-            record,
-            0,
-            0,
-            n_rays,
-            False,
-        )
+        if shifts[a] == 0:
+            _pair_rays(
+                image,
+                theta_rad,
+                projection,
+                scale,
+                windows,
+                ring,
+                record,
+                0,
+                0,
+                n // 2 + 1,
+                False,
+            )
+        else:
+            _rays_in_place(
+                image,
+                theta_rad,
+                projection,
+                shifts[a],
+                scale,
+                windows,
+                ring,
+                record,
+                0,
+                0,
+                n_rays,
+                False,
+            )
         if do_clip:
             _clip_rows(image, lo, hi, rows, 0, n)
 
@@ -1042,14 +1407,17 @@ def sart_rays(
 ):
     """Phase 1 of one angle on ``parts`` threads: this thread's rays.
 
-    Thread ``part`` takes rays ``[part * P // parts, (part + 1) * P // parts)``
-    and adds their updates to the shared image as :func:`sart_angles_serial`
-    does, except for the rays within ``GAP_RAYS`` of another thread's
-    range: those are summed (from the image before this angle's update, as
-    every ray) and recorded, and :func:`sart_apply` adds them. No two
-    threads then ever touch a pixel another thread reads or writes (rays at
-    least 3 apart never share one). Call :func:`sart_apply` on every thread
-    once all threads have finished this.
+    Without a shift, thread ``part`` takes the pairs of rays ``r`` in
+    ``[split[part], split[part + 1])`` and ``2c - r`` (``split`` is
+    :func:`pair_split`, in ``record``); with a shift, rays
+    ``[part * P // parts, (part + 1) * P // parts)``. It adds their updates
+    to the shared image as :func:`sart_angles_serial` does, except for the
+    rays within ``GAP_RAYS`` of another thread's share: those are summed
+    (from the image before this angle's update, as every ray) and recorded,
+    and :func:`sart_apply` adds them. No two threads then ever touch a
+    pixel another thread reads or writes (rays at least 3 apart never share
+    one). Call :func:`sart_apply` on every thread once all threads have
+    finished this.
 
     Parameters
     ----------
@@ -1067,7 +1435,7 @@ def sart_rays(
     ring : tuple
         ``new_ring(M)``, one per thread.
     record : tuple
-        ``new_record(parts)``, shared by the threads of one reconstruction.
+        ``new_record(parts, M)``, shared by the threads of one reconstruction.
     part, parts : int
         This thread's number and the number of threads.
 
@@ -1075,7 +1443,7 @@ def sart_rays(
     --------
     >>> import numpy as np
     >>> img = np.zeros((8, 8))
-    >>> rec, w = new_record(1), hamming_windows(8, 0.0)
+    >>> rec, w = new_record(1, 8), hamming_windows(8, 0.0)
     >>> sart_rays(img, 0.0, np.ones(8), 0.0, 0.15, w, new_ring(8), rec, 0, 1)
     >>> sart_apply(img, 0.15, 0.0, 0.0, False, update_rows(8), rec, w,
     ...            new_scratch(8), 0, 1)
@@ -1085,12 +1453,30 @@ def sart_rays(
     proto = projection[0]
     n_rays = projection.shape[0]
     theta_rad = _like(theta_deg / 180.0 * np.pi, proto)
+    rec_i = record[1]
+    g0 = 4 * GAP_RAYS * part
+    rec_i[g0 : g0 + 4 * GAP_RAYS, 0] = 0
+    scale = np.float64(relaxation)
+    if part == 0:
+        record[3][0] = shift == 0
+    if shift == 0:
+        split = record[2]
+        _pair_rays(
+            image,
+            theta_rad,
+            projection,
+            scale,
+            windows,
+            ring,
+            record,
+            g0,
+            split[part],
+            split[part + 1],
+            parts > 1,
+        )
+        return
     r0 = part * n_rays // parts
     r1 = (part + 1) * n_rays // parts
-    rec_i = record[1]
-    g0 = 2 * GAP_RAYS * part
-    rec_i[g0 : g0 + 2 * GAP_RAYS, 0] = 0
-    scale = np.float64(relaxation)
     _rays_in_place(
         image,
         theta_rad,
@@ -1108,6 +1494,35 @@ def sart_rays(
 
 
 @numba.njit(cache=True, nogil=True)
+def _apply_by_boundary(flat, n, stride, proto, scale, record, windows, s, part, parts):
+    """Phase 2 of mirrored pairs without clipping: whole rays, by boundary.
+
+    The rays recorded at the boundary between shares ``k - 1`` and ``k``
+    (the last ``GAP_RAYS`` of ``k - 1`` and the first of ``k``), and
+    separately their mirrors, form groups that share no pixel with any
+    other group when every share is at least ``2 * GAP_RAYS + 3`` rays wide
+    (``record[3][1]``). Each group goes to one thread, which adds its rays
+    whole with the fast scatter instead of every thread walking every
+    recorded ray for its own rows.
+    """
+    rec_f, rec_i = record[0], record[1]
+    gap = GAP_RAYS
+    for k in range(1, parts):
+        for side in range(2):  # rays, mirrors
+            if (2 * (k - 1) + side) % parts != part:
+                continue
+            last = 4 * gap * (k - 1) + gap + 2 * gap * side  # share k - 1
+            first = 4 * gap * k + 2 * gap * side  # share k
+            for g0 in (last, first):
+                for g in range(g0, g0 + gap):
+                    if rec_i[g, 0] > 0:
+                        ray = _load_ray(rec_f, rec_i, g, proto)
+                        _ray_scatter(
+                            flat, n, stride, ray, proto, windows, s, 0, n, False, scale
+                        )
+
+
+@numba.njit(cache=True, nogil=True)
 def sart_apply(
     image,
     relaxation,
@@ -1121,11 +1536,14 @@ def sart_apply(
     part,
     parts,
 ):
-    """Phase 2 of one angle on ``parts`` threads: finish my rows.
+    """Phase 2 of one angle on ``parts`` threads: add the recorded rays.
 
     Adds the updates of the rays recorded by :func:`sart_rays` to rows
     ``[part * M // parts, (part + 1) * M // parts)``, then (with
-    ``do_clip``) clips those rows. Every thread must finish it before the
+    ``do_clip``) clips those rows. Without clipping, after mirrored pairs
+    (and when every share is wide enough), each group of rays recorded at
+    one boundary goes whole to one thread instead
+    (:func:`_apply_by_boundary`). Every thread must finish it before the
     next angle starts.
 
     Parameters
@@ -1148,9 +1566,15 @@ def sart_apply(
     proto = image[0, 0]
     i0 = part * n // parts
     i1 = (part + 1) * n // parts
-    rec_f, rec_i = record
+    rec_f, rec_i = record[0], record[1]
     flat = image.ravel()
     scale = np.float64(relaxation)
+    state = record[3]
+    if state[0] and state[1] and not do_clip:
+        _apply_by_boundary(
+            flat, n, stride, proto, scale, record, windows, scratch, part, parts
+        )
+        return
     for g in range(rec_i.shape[0]):
         if rec_i[g, 0] > 0:
             ray = _load_ray(rec_f, rec_i, g, proto)
@@ -1222,7 +1646,7 @@ def sart_steps(
     >>> w, sync = hamming_windows(8, 0.0), np.zeros(2, dtype=np.int64)
     >>> sart_steps(img, np.zeros(1), np.ones((1, 8)), np.zeros(1), 0.15,
     ...            0.0, 0.0, False, update_rows(8), w, new_ring(8),
-    ...            new_scratch(8), new_record(1), sync, 0, 1, 0, 2, 1000)
+    ...            new_scratch(8), new_record(1, 8), sync, 0, 1, 0, 2, 1000)
     2
     >>> bool(img.sum() > 0), int(sync[0])
     (True, 2)
