@@ -9,15 +9,19 @@ circle for ours and scikit-image on the same sinogram.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
 
+import numba
 import numpy as np
 import skimage.transform as sk
 from skimage.data import shepp_logan_phantom
 
 from benchmarks.harness import Case
 from napari_backproject import tomography as tomo
+from napari_backproject.kernels._atomic import atomic_add, spin_until
 
 
 def _phantom(n: int) -> np.ndarray:
@@ -40,7 +44,44 @@ def _rmse_in_circle(rec: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((rec[inside] - truth[inside]) ** 2)))
 
 
-def _notes(ours, ref, updates, truth=None, label="skimage"):
+@numba.njit(nogil=True)
+def _ping(sync, me, rounds):
+    for k in range(rounds):
+        spin_until(sync, 0, 2 * k + me, 1, 1 << 40)
+        atomic_add(sync, 0, 1)
+
+
+def round_trip_ns(rounds: int = 20_000) -> float:
+    """Cache-line round trip between two threads on CPUs 0 and 1, in ns.
+
+    The threaded SART shares the image between its two threads, so it is
+    sensitive to this: on the dev VM it is about 70 ns when the two vCPUs
+    share a cache and about 360 ns when they do not (the host moves them),
+    and the SART iteration then takes about 0.43 s instead of 0.29 s.
+    """
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return float("nan")
+    sync = np.zeros(2, dtype=np.int64)
+    before = os.sched_getaffinity(0)
+
+    def other():
+        os.sched_setaffinity(0, {1})
+        _ping(sync, 1, rounds)
+
+    _ping(np.array([0, 0], dtype=np.int64), 0, 1)  # compile
+    try:
+        os.sched_setaffinity(0, {0})
+        t = threading.Thread(target=other)
+        t0 = time.perf_counter()
+        t.start()
+        _ping(sync, 0, rounds)
+        t.join()
+        return (time.perf_counter() - t0) / rounds * 1e9
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _notes(ours, ref, updates, truth=None, label="skimage", trip=None):
     def notes() -> str:
         parts = [
             f"ours {_rate(ours, updates) / 1e6:.0f} M px-angle/s",
@@ -50,6 +91,13 @@ def _notes(ours, ref, updates, truth=None, label="skimage"):
             parts.append(
                 f"RMSE in circle ours {_rmse_in_circle(ours(), truth):.4f} "
                 f"vs {label} {_rmse_in_circle(ref(), truth):.4f}"
+            )
+        if trip is not None:
+            trip.append(round_trip_ns())
+            parts.append(
+                "threads' cache-line round trip before/after "
+                + "/".join(f"{t:.0f}" for t in trip)
+                + " ns"
             )
         return "; ".join(parts)
 
@@ -84,6 +132,8 @@ def cases(quick: bool) -> list[Case]:
     def s_ref():
         return sk.iradon_sart(sino, theta)
 
+    trip: list[float] = []  # measured before (setup) and after (notes) the runs
+
     out = [
         Case(
             f"radon {n}x{n}, {n_angles} angles",
@@ -108,7 +158,8 @@ def cases(quick: bool) -> list[Case]:
             "skimage.transform.iradon_sart",
             # our two threads vary most on this VM: five alternating runs
             repeats=3 if quick else 5,
-            notes=_notes(s_ours, s_ref, upd, img),
+            setup=lambda: trip.append(round_trip_ns()),
+            notes=_notes(s_ours, s_ref, upd, img, trip=trip),
         ),
     ]
 
