@@ -441,6 +441,35 @@ def test_iradon_sart_threads_match_serial_and_skimage(n, dtype):
         )
 
 
+def test_iradon_sart_threads_prefetch_changes_nothing(monkeypatch):
+    """The helper thread times a ping-pong with the calling thread and turns
+    on prefetching when their cores are far apart: forced on or off, the
+    result is the same, bit for bit."""
+    from napari_backproject.kernels import tomo_sart as ks
+
+    theta = np.linspace(0, 180, 30, endpoint=False)
+    sino = radon(_disk_image((96, 96), 11), theta)
+    setup = nb.tomography._SartSetup
+    monkeypatch.setattr(setup, "_SLOW_TRIP_NS", float("inf"))
+    off = iradon_sart(sino, theta, parallel=True)
+    monkeypatch.setattr(setup, "_SLOW_TRIP_NS", 0.0)
+    on = iradon_sart(sino, theta, parallel=True)
+    np.testing.assert_array_equal(on, off)
+    serial = iradon_sart(sino, theta, parallel=False)
+    np.testing.assert_allclose(on, serial, rtol=0, atol=1e-12 * np.abs(serial).max())
+    # the ping-pong itself: both sides finish every round
+    import threading
+
+    sync = np.zeros(2, dtype=np.int64)
+    t = threading.Thread(target=ks.ping_pong, args=(sync, 1, 500, 1 << 40))
+    t.start()
+    assert ks.ping_pong(sync, 0, 500, 1 << 40) == 500
+    t.join()
+    assert sync[0] == 1000
+    # alone, it does its first round (no wait) and gives up in the second
+    assert ks.ping_pong(np.zeros(2, dtype=np.int64), 0, 5, 1000) == 1
+
+
 def test_iradon_sart_threads_by_default_for_large_images():
     setup = nb.tomography._SartSetup(
         np.zeros((128, 4)), None, None, None, None, 0.15, None
@@ -709,6 +738,7 @@ def test_sart_steps_any_thread_count_matches_serial(parts, n, shifted, clip):
     if clip:
         ks.clip_outside(img, 0.0, hi, rows)
     rec = ks.new_record(parts, n)
+    rec[3][2] = 0 if clip else 2  # prefetch (a hint: changes no value)
     sync = np.zeros(2, dtype=np.int64)
     args = (img, theta, proj, shifts, 0.3, 0.0, hi, clip, rows, win)
     done = []
