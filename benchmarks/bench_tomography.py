@@ -160,6 +160,7 @@ def cases(quick: bool) -> list[Case]:
             repeats=3 if quick else 5,
             setup=lambda: trip.append(round_trip_ns()),
             notes=_notes(s_ours, s_ref, upd, img, trip=trip),
+            show_runs=True,
         ),
     ]
 

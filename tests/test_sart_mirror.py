@@ -3,8 +3,8 @@
 Without projection shifts, ray ``2c - r`` (``c = n // 2``) passes through
 the points of ray ``r`` reflected about the rotation centre, in reverse
 order (``tomo_sart._mirror_map``). The kernels form the mirror's ray sum in
-the same pass as the original's (``_ray_dot_pair``) and scatter its update
-from the original's weights (``_scatter_mapped`` with ``_mirrored``). These
+the same pass as the original's (``_ray_dot_pair``) and scatter both
+updates in one pass over the original's weights (``_scatter_pair``). These
 tests compare both with the mirror ray computed afresh from its own
 geometry (equal up to rounding: the sample positions are computed
 differently), and the vector code with the scalar code (equal exactly).
@@ -80,6 +80,7 @@ def test_mirror_sum_equals_the_mirror_ray_computed_afresh(n, dtype):
 
 
 def _scatter_pair(n, theta, r, dtype, deviation):
+    """Both updates scattered together (vector and scalar) and afresh."""
     got = _pair(n, theta, r, dtype)
     if got is None:
         return None
@@ -87,16 +88,19 @@ def _scatter_pair(n, theta, r, dtype, deviation):
     proto = dtype(0)
     windows = ks.hamming_windows(n, proto)
     km = ks._mirror_map(n, stride)
+    win = ks._window(windows, ns, False, proto)
     rev = ks._window(windows, ns, True, proto)
+    dev_m = -0.7 * deviation
     vec = np.zeros((n + 1) * stride, dtype=dtype)
     ref = vec.copy()
-    ks._scatter_mapped(vec, stride, ns + 1, deviation, rev, ks._mirrored(s), km)
-    ks._scatter_scalar(ref, stride, ns + 1, deviation, rev, ks._mirrored(s), km)
-    # the mirror ray's own update, brute force in float64
+    args = (stride, ns + 1, deviation, win, dev_m, rev, s, km)
+    ks._scatter_pair(vec, *args)
+    ks._scatter_pair_scalar(ref, *args)
+    # the two rays' own updates, brute force in float64
     fresh = np.zeros((n + 1) * stride)
-    win = ks._window(windows, ns, False, proto)
-    for i, w in _corners(s_m, ns, stride):
-        np.add.at(fresh, i, deviation * win * w)
+    for weights, dev in ((s, deviation), (s_m, dev_m)):
+        for i, w in _corners(weights, ns, stride):
+            np.add.at(fresh, i, dev * win * w)
     return vec, ref, fresh
 
 

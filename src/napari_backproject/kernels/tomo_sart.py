@@ -729,7 +729,9 @@ def _splat4(builder, value):
 
 
 @intrinsic
-def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
+def _scatter_blocks(
+    typingctx, flat, stride, blocks, deviation, win, s, km, dev_m, win_m
+):
     """:func:`_scatter` of samples ``[0, 4 * blocks)``, in vector IR.
 
     The four corner sums of the current run live in one 4-wide register:
@@ -742,9 +744,14 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
     the pixels, as in :func:`_scatter`; the operations and their order are
     the same, so the results are identical. Returns the open run
     ``(pp, a0, a1, a2, a3)``, not yet added (the caller goes on with the
-    remaining samples and adds it). Sample ``k`` updates pixel ``idx[k]``
-    and its neighbours, or ``km - idx[k]`` and its neighbours if ``km`` is
-    not None (see :func:`_mirror_map`).
+    remaining samples and adds it).
+
+    With ``km`` not None (a separate compilation) it also scatters the
+    update of the mirrored ray (:func:`_mirror_map`; amplitudes
+    ``dev_m * win_m[k]``, weights in reverse corner order, cell
+    ``km - idx[k]``) in the same pass: the two rays' runs end together, so
+    one comparison per sample serves both, and the weights are loaded once.
+    It then returns ``(pp, a0 .. a3, b0 .. b3)``, ``b`` the mirror's sums.
     """
     if not (
         isinstance(flat, types.Array)
@@ -757,19 +764,21 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
     ):
         return None
     fdt = flat.dtype
-    ret = types.Tuple((types.uint64,) + (types.float64,) * 4)
-    mapped = not isinstance(km, (types.NoneType, types.Omitted))
-    sig = ret(flat, types.intp, types.intp, types.float64, win, s, km)
+    paired = not isinstance(km, (types.NoneType, types.Omitted))
+    if paired and not (isinstance(win_m, types.Array) and win_m.layout == "C"):
+        return None
+    ret = types.Tuple((types.uint64,) + (types.float64,) * (8 if paired else 4))
+    sig = ret(flat, types.intp, types.intp, types.float64, win, s, km, dev_m, win_m)
 
     def codegen(context, builder, sig, args):
-        flat_v, stride_v, blocks_v, dev_v, win_v, s_v, km_v = args
+        flat_v, stride_v, blocks_v, dev_v, win_v, s_v, km_v, devm_v, winm_v = args
         fl = context.make_array(sig.args[0])(context, builder, flat_v)
-        wn = context.make_array(sig.args[4])(context, builder, win_v)
         tys = sig.args[5]
         arrs = _scratch_arrays(context, builder, tys, s_v)
         t = context.get_value_type(fdt)
         v4d = ir.VectorType(_F64, 4)
         one = ir.Constant(_I64, 1)
+        zero4 = ir.Constant(v4d, [0.0] * 4)
 
         def flush(pp, acc):
             below = builder.add(pp, stride_v)
@@ -787,14 +796,32 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
                     new = builder.fadd(old, add)
                 builder.store(new, ptr)
 
+        def sample_parts(k, cols, dev, win_ty, win_val):
+            """amp[k] * wc[k] of four samples, one vector per sample."""
+            wn = context.make_array(win_ty)(context, builder, win_val)
+            wins = builder.bitcast(builder.gep(wn.data, [k]), v4d.as_pointer())
+            amps = builder.fmul(_splat4(builder, dev), builder.load(wins, align=8))
+            # corner-major products, transposed to sample-major ([c] of
+            # sample k): the products the scalar loop forms, one per lane
+            cols = [builder.fmul(amps, col) for col in cols]
+            lo01 = _shuffle(builder, cols[0], cols[1], [0, 4, 1, 5])
+            hi01 = _shuffle(builder, cols[0], cols[1], [2, 6, 3, 7])
+            lo23 = _shuffle(builder, cols[2], cols[3], [0, 4, 1, 5])
+            hi23 = _shuffle(builder, cols[2], cols[3], [2, 6, 3, 7])
+            return [
+                _shuffle(builder, lo01, lo23, [0, 1, 4, 5]),
+                _shuffle(builder, lo01, lo23, [2, 3, 6, 7]),
+                _shuffle(builder, hi01, hi23, [0, 1, 4, 5]),
+                _shuffle(builder, hi01, hi23, [2, 3, 6, 7]),
+            ]
+
         pre = builder.basic_block
         head = builder.append_basic_block("scatter.head")
         body = builder.append_basic_block("scatter.body")
         done = builder.append_basic_block("scatter.done")
 
         def pixel(k):
-            p = builder.load(builder.gep(arrs[0].data, [k]), align=8)
-            return builder.sub(km_v, p) if mapped else p
+            return builder.load(builder.gep(arrs[0].data, [k]), align=8)
 
         pp0 = pixel(ir.Constant(_I64, 0))
         builder.branch(head)
@@ -803,8 +830,11 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
         i.add_incoming(ir.Constant(_I64, 0), pre)
         pp = builder.phi(_I64)
         pp.add_incoming(pp0, pre)
-        acc = builder.phi(v4d)
-        acc.add_incoming(ir.Constant(v4d, [0.0] * 4), pre)
+        accs = []
+        for _ in range(2 if paired else 1):
+            acc = builder.phi(v4d)
+            acc.add_incoming(zero4, pre)
+            accs.append(acc)
         builder.cbranch(builder.icmp_signed("<", i, blocks_v), body, done)
         builder.position_at_end(body)
         k = builder.mul(i, ir.Constant(_I64, 4))
@@ -815,23 +845,10 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
             )
             for c in range(4)
         ]
-        wins = builder.bitcast(builder.gep(wn.data, [k]), v4d.as_pointer())
-        amps = builder.fmul(_splat4(builder, dev_v), builder.load(wins, align=8))
-        # amp[k] * wc[k] for four samples at once, corner-major, then
-        # transposed to sample-major ([c = 0 .. 3] of sample k): the
-        # products the scalar loop forms, one per lane
-        cols = [builder.fmul(amps, col) for col in cols]
-        lo01 = _shuffle(builder, cols[0], cols[1], [0, 4, 1, 5])
-        hi01 = _shuffle(builder, cols[0], cols[1], [2, 6, 3, 7])
-        lo23 = _shuffle(builder, cols[2], cols[3], [0, 4, 1, 5])
-        hi23 = _shuffle(builder, cols[2], cols[3], [2, 6, 3, 7])
-        parts = [
-            _shuffle(builder, lo01, lo23, [0, 1, 4, 5]),
-            _shuffle(builder, lo01, lo23, [2, 3, 6, 7]),
-            _shuffle(builder, hi01, hi23, [0, 1, 4, 5]),
-            _shuffle(builder, hi01, hi23, [2, 3, 6, 7]),
-        ]
-        run_p, run_acc = pp, acc
+        parts = [sample_parts(k, cols, dev_v, sig.args[4], win_v)]
+        if paired:
+            parts.append(sample_parts(k, cols[::-1], devm_v, sig.args[8], winm_v))
+        run_p, run_accs = pp, list(accs)
         for j in range(4):
             p = pixel(builder.add(k, ir.Constant(_I64, j)))
             with builder.if_else(builder.icmp_unsigned("==", p, run_p)) as (
@@ -839,45 +856,55 @@ def _scatter_blocks(typingctx, flat, stride, blocks, deviation, win, s, km):
                 other,
             ):
                 with same:
-                    grown = builder.fadd(run_acc, parts[j])
+                    grown = [
+                        builder.fadd(a, part[j])
+                        for a, part in zip(run_accs, parts, strict=True)
+                    ]
                     from_same = builder.basic_block
                 with other:
-                    flush(run_p, run_acc)
+                    flush(run_p, run_accs[0])
+                    if paired:
+                        flush(builder.sub(km_v, run_p), run_accs[1])
                     from_other = builder.basic_block
-            next_acc = builder.phi(v4d)
-            next_acc.add_incoming(grown, from_same)
-            next_acc.add_incoming(parts[j], from_other)
+            nexts = []
+            for g, part in zip(grown, parts, strict=True):
+                nxt = builder.phi(v4d)
+                nxt.add_incoming(g, from_same)
+                nxt.add_incoming(part[j], from_other)
+                nexts.append(nxt)
             next_p = builder.phi(_I64)
             next_p.add_incoming(run_p, from_same)
             next_p.add_incoming(p, from_other)
-            run_p, run_acc = next_p, next_acc
+            run_p, run_accs = next_p, nexts
         end = builder.basic_block
         i.add_incoming(builder.add(i, one), end)
         pp.add_incoming(run_p, end)
-        acc.add_incoming(run_acc, end)
+        for acc, val in zip(accs, run_accs, strict=True):
+            acc.add_incoming(val, end)
         builder.branch(head)
         builder.position_at_end(done)
-        out = [pp] + [builder.extract_element(acc, _I32(c)) for c in range(4)]
+        out = [pp]
+        for acc in accs:
+            out += [builder.extract_element(acc, _I32(c)) for c in range(4)]
         return context.make_tuple(builder, sig.return_type, out)
 
     return sig, codegen
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter_from(flat, stride, k0, count, deviation, win, s, run, km):
+def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
     """Scalar scatter of samples ``[k0, count)``, continuing the open ``run``.
 
     ``run = (pp, a0, a1, a2, a3)``: the flat index of the current run of
     samples and its four corner sums, not yet added; the last run is added
-    on return. Sample ``k`` updates pixel ``idx[k]`` (or ``km - idx[k]``)
-    and its neighbours.
+    on return.
     """
     idx, w0, w1, w2, w3 = s
     us = np.uint64(stride)
     pp, a0, a1, a2, a3 = run
     for k in range(k0, count):
         u = np.uint64(k)
-        p = _pixel(idx[u], km)
+        p = idx[u]
         amp = deviation * win[u]
         if p != pp:
             _flush(flat, pp, us, a0, a1, a2, a3)
@@ -895,6 +922,48 @@ def _scatter_from(flat, stride, k0, count, deviation, win, s, run, km):
 
 
 @numba.njit(cache=True, nogil=True)
+def _scatter_pair_from(flat, stride, k0, count, dev, win, dev_m, win_m, s, run, km):
+    """:func:`_scatter_from` for a ray and its mirror together.
+
+    ``run = (pp, a0 .. a3, b0 .. b3)``: the open run of both (the mirror's
+    at ``km - pp``, its sums ``b``); the mirror's amplitudes are
+    ``dev_m * win_m[k]`` and its weights the ray's in reverse corner order.
+    """
+    idx, w0, w1, w2, w3 = s
+    us = np.uint64(stride)
+    km = np.uint64(km)
+    pp, a0, a1, a2, a3, b0, b1, b2, b3 = run
+    for k in range(k0, count):
+        u = np.uint64(k)
+        p = idx[u]
+        amp = dev * win[u]
+        amp_m = dev_m * win_m[u]
+        if p != pp:
+            _flush(flat, pp, us, a0, a1, a2, a3)
+            _flush(flat, km - pp, us, b0, b1, b2, b3)
+            pp = p
+            a0 = amp * w0[u]
+            a1 = amp * w1[u]
+            a2 = amp * w2[u]
+            a3 = amp * w3[u]
+            b0 = amp_m * w3[u]
+            b1 = amp_m * w2[u]
+            b2 = amp_m * w1[u]
+            b3 = amp_m * w0[u]
+        else:
+            a0 += amp * w0[u]
+            a1 += amp * w1[u]
+            a2 += amp * w2[u]
+            a3 += amp * w3[u]
+            b0 += amp_m * w3[u]
+            b1 += amp_m * w2[u]
+            b2 += amp_m * w1[u]
+            b3 += amp_m * w0[u]
+    _flush(flat, pp, us, a0, a1, a2, a3)
+    _flush(flat, km - pp, us, b0, b1, b2, b3)
+
+
+@numba.njit(cache=True, nogil=True)
 def _scatter(flat, stride, count, deviation, win, s):
     """Add ``deviation * win[k] * wc[k]`` to the four neighbours of sample k.
 
@@ -905,22 +974,39 @@ def _scatter(flat, stride, count, deviation, win, s):
     through :func:`_scatter_blocks` (same operations, vector registers),
     the rest through :func:`_scatter_from`.
     """
-    _scatter_mapped(flat, stride, count, deviation, win, s, None)
-
-
-@numba.njit(cache=True, nogil=True)
-def _scatter_mapped(flat, stride, count, deviation, win, s, km):
-    """:func:`_scatter`; with ``km`` not None sample ``k`` is at ``km - idx[k]``."""
     blocks = count // 4
-    run = _scatter_blocks(flat, stride, blocks, deviation, win, s, km)
-    _scatter_from(flat, stride, 4 * blocks, count, deviation, win, s, run, km)
+    run = _scatter_blocks(flat, stride, blocks, deviation, win, s, None, None, None)
+    _scatter_from(flat, stride, 4 * blocks, count, deviation, win, s, run)
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter_scalar(flat, stride, count, deviation, win, s, km=None):
-    """:func:`_scatter_mapped` without vector registers (the reference in tests)."""
-    run = (_pixel(s[0][0], km), 0.0, 0.0, 0.0, 0.0)
-    _scatter_from(flat, stride, 0, count, deviation, win, s, run, km)
+def _scatter_pair(flat, stride, count, dev, win, dev_m, win_m, s, km):
+    """:func:`_scatter` of a ray and, from the same weights, of its mirror.
+
+    The mirror (:func:`_mirror_map`) has amplitudes ``dev_m * win_m[k]``
+    (``win_m``: the window reversed), weights in reverse corner order and
+    cells ``km - idx[k]``; its runs end where the ray's do.
+    """
+    blocks = count // 4
+    run = _scatter_blocks(flat, stride, blocks, dev, win, s, km, dev_m, win_m)
+    _scatter_pair_from(
+        flat, stride, 4 * blocks, count, dev, win, dev_m, win_m, s, run, km
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_scalar(flat, stride, count, deviation, win, s):
+    """:func:`_scatter` without vector registers (the reference in tests)."""
+    run = (s[0][0], 0.0, 0.0, 0.0, 0.0)
+    _scatter_from(flat, stride, 0, count, deviation, win, s, run)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_pair_scalar(flat, stride, count, dev, win, dev_m, win_m, s, km):
+    """:func:`_scatter_pair` without vector registers (the reference in tests)."""
+    z = 0.0
+    run = (s[0][0], z, z, z, z, z, z, z, z)
+    _scatter_pair_from(flat, stride, 0, count, dev, win, dev_m, win_m, s, run, km)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -974,21 +1060,14 @@ def _mirror_map(n, stride):
     points of ray ``r`` reflected about the rotation centre, in reverse
     order: a sample in cell ``(fi, fj)`` at fractions ``(di, dj)`` reflects
     to cell ``(2c - 1 - fi, 2c - 1 - fj)`` at ``(1 - di, 1 - dj)``, whose
-    four bilinear weights are the original's in reverse corner order
-    (:func:`_mirrored`), and whose flat index is ``km - idx`` with
+    four bilinear weights are the original's in reverse corner order, and
+    whose flat index is ``km - idx`` with
     ``km = (2c - 1) * (stride + 1)``. The mirror's samples are then the
     reflections of the original's computed ones instead of being computed
     afresh: the same points up to rounding.
     """
     c = n // 2
     return np.uint64((2 * c - 1) * (stride + 1))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mirrored(s):
-    """Scratch ``s`` seen from the mirrored ray: corners in reverse order."""
-    idx, w0, w1, w2, w3 = s
-    return idx, w3, w2, w1, w0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1364,16 +1443,25 @@ def _pair_rays(
         if q >= 0:
             sq = q % big
             s = _slot(ring, sq)
+            if ring_i[sq, 0] > 0 and aliased[sq]:  # both together
+                ray = _load_ray(ring_f, ring_i, sq, proto)
+                ns = ray[0]
+                dev = np.float64(ray[7]) * scale
+                dev_m = np.float64(ring_f[big + sq, 6]) * scale
+                win = _window(windows, ns, False, proto)
+                win_m = _window(windows, ns, True, proto)
+                _scatter_pair(flat, stride, ns + 1, dev, win, dev_m, win_m, s, km)
+                continue
             if ring_i[sq, 0] > 0:
                 ray = _load_ray(ring_f, ring_i, sq, proto)
                 _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
             if ring_i[big + sq, 0] > 0:
                 ray = _load_ray(ring_f, ring_i, big + sq, proto)
-                if aliased[sq]:
+                if aliased[sq]:  # (the ray has no samples of its own)
                     ns = ray[0]
-                    win = _window(windows, ns, True, proto)
-                    dev = np.float64(ray[7]) * scale
-                    _scatter_mapped(flat, stride, ns + 1, dev, win, _mirrored(s), km)
+                    win_m = _window(windows, ns, True, proto)
+                    dev_m = np.float64(ray[7]) * scale
+                    _scatter_pair(flat, stride, ns + 1, 0.0, win_m, dev_m, win_m, s, km)
                 else:
                     sm = _slot(ring, big + sq)
                     _ray_scatter(
