@@ -342,13 +342,13 @@ def _pair_cost(n, r):
     """Relative cost of ray ``r`` and its mirror (measured on the dev VM).
 
     A mirror costs 4/5 of a ray (no weights pass); a ray's fixed cost is
-    that of about 200 samples.
+    that of about 150 samples.
     """
     ns = _steps(n, r)
     if ns == 0:
         return 0.0
     has_mirror = r != n // 2 and 2 * (n // 2) - r < n
-    return (ns + 200.0) * (5.0 + 4.0 * has_mirror)
+    return (ns + 150.0) * (5.0 + 4.0 * has_mirror)
 
 
 @numba.njit(cache=True, nogil=True)
