@@ -891,6 +891,25 @@ def _scatter_blocks(
     return sig, codegen
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _products(amp, s, u, reverse):
+    """``amp`` times the four weights of sample ``u`` (``reverse``: w3 first)."""
+    _, w0, w1, w2, w3 = s
+    if reverse:
+        return amp * w3[u], amp * w2[u], amp * w1[u], amp * w0[u]
+    return amp * w0[u], amp * w1[u], amp * w2[u], amp * w3[u]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _plus(a, b):
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _flush4(flat, p, us, a):
+    _flush(flat, p, us, a[0], a[1], a[2], a[3])
+
+
 @numba.njit(cache=True, nogil=True)
 def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
     """Scalar scatter of samples ``[k0, count)``, continuing the open ``run``.
@@ -899,26 +918,21 @@ def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
     samples and its four corner sums, not yet added; the last run is added
     on return.
     """
-    idx, w0, w1, w2, w3 = s
+    idx = s[0]
     us = np.uint64(stride)
-    pp, a0, a1, a2, a3 = run
+    pp = run[0]
+    a = run[1:]
     for k in range(k0, count):
         u = np.uint64(k)
         p = idx[u]
-        amp = deviation * win[u]
+        here = _products(deviation * win[u], s, u, False)
         if p != pp:
-            _flush(flat, pp, us, a0, a1, a2, a3)
+            _flush4(flat, pp, us, a)
             pp = p
-            a0 = amp * w0[u]
-            a1 = amp * w1[u]
-            a2 = amp * w2[u]
-            a3 = amp * w3[u]
+            a = here
         else:
-            a0 += amp * w0[u]
-            a1 += amp * w1[u]
-            a2 += amp * w2[u]
-            a3 += amp * w3[u]
-    _flush(flat, pp, us, a0, a1, a2, a3)
+            a = _plus(a, here)
+    _flush4(flat, pp, us, a)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -929,38 +943,28 @@ def _scatter_pair_from(flat, stride, k0, count, dev, win, dev_m, win_m, s, run, 
     at ``km - pp``, its sums ``b``); the mirror's amplitudes are
     ``dev_m * win_m[k]`` and its weights the ray's in reverse corner order.
     """
-    idx, w0, w1, w2, w3 = s
+    idx = s[0]
     us = np.uint64(stride)
     km = np.uint64(km)
-    pp, a0, a1, a2, a3, b0, b1, b2, b3 = run
+    pp = run[0]
+    a = run[1:5]
+    b = run[5:]
     for k in range(k0, count):
         u = np.uint64(k)
         p = idx[u]
-        amp = dev * win[u]
-        amp_m = dev_m * win_m[u]
+        here = _products(dev * win[u], s, u, False)
+        there = _products(dev_m * win_m[u], s, u, True)
         if p != pp:
-            _flush(flat, pp, us, a0, a1, a2, a3)
-            _flush(flat, km - pp, us, b0, b1, b2, b3)
+            _flush4(flat, pp, us, a)
+            _flush4(flat, km - pp, us, b)
             pp = p
-            a0 = amp * w0[u]
-            a1 = amp * w1[u]
-            a2 = amp * w2[u]
-            a3 = amp * w3[u]
-            b0 = amp_m * w3[u]
-            b1 = amp_m * w2[u]
-            b2 = amp_m * w1[u]
-            b3 = amp_m * w0[u]
+            a = here
+            b = there
         else:
-            a0 += amp * w0[u]
-            a1 += amp * w1[u]
-            a2 += amp * w2[u]
-            a3 += amp * w3[u]
-            b0 += amp_m * w3[u]
-            b1 += amp_m * w2[u]
-            b2 += amp_m * w1[u]
-            b3 += amp_m * w0[u]
-    _flush(flat, pp, us, a0, a1, a2, a3)
-    _flush(flat, km - pp, us, b0, b1, b2, b3)
+            a = _plus(a, here)
+            b = _plus(b, there)
+    _flush4(flat, pp, us, a)
+    _flush4(flat, km - pp, us, b)
 
 
 @numba.njit(cache=True, nogil=True)
