@@ -14,14 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 
-import numba
 import numpy as np
 import skimage.transform as sk
 from skimage.data import shepp_logan_phantom
 
 from benchmarks.harness import Case
 from napari_backproject import tomography as tomo
-from napari_backproject.kernels._atomic import atomic_add, spin_until
+from napari_backproject.kernels.tomo_sart import ping_pong
 
 
 def _phantom(n: int) -> np.ndarray:
@@ -44,20 +43,14 @@ def _rmse_in_circle(rec: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((rec[inside] - truth[inside]) ** 2)))
 
 
-@numba.njit(nogil=True)
-def _ping(sync, me, rounds):
-    for k in range(rounds):
-        spin_until(sync, 0, 2 * k + me, 1, 1 << 40)
-        atomic_add(sync, 0, 1)
-
-
 def round_trip_ns(rounds: int = 20_000) -> float:
     """Cache-line round trip between two threads on CPUs 0 and 1, in ns.
 
     The threaded SART shares the image between its two threads, so it is
-    sensitive to this: on the dev VM it is about 70 ns when the two vCPUs
-    share a cache and about 360 ns when they do not (the host moves them),
-    and the SART iteration then takes about 0.43 s instead of 0.29 s.
+    sensitive to this: on the dev VM it is about 70-85 ns when the two
+    vCPUs share a cache and about 360 ns when they do not (the host moves
+    them); one SART iteration then took 0.30 s (with its automatic
+    prefetch) instead of 0.243 s.
     """
     if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
         return float("nan")
@@ -66,15 +59,15 @@ def round_trip_ns(rounds: int = 20_000) -> float:
 
     def other():
         os.sched_setaffinity(0, {1})
-        _ping(sync, 1, rounds)
+        ping_pong(sync, 1, rounds, 1 << 40)
 
-    _ping(np.array([0, 0], dtype=np.int64), 0, 1)  # compile
+    ping_pong(np.zeros(2, dtype=np.int64), 0, 0, 1)  # load the kernel
     try:
         os.sched_setaffinity(0, {0})
         t = threading.Thread(target=other)
         t0 = time.perf_counter()
         t.start()
-        _ping(sync, 0, rounds)
+        ping_pong(sync, 0, rounds, 1 << 40)
         t.join()
         return (time.perf_counter() - t0) / rounds * 1e9
     finally:

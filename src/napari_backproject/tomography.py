@@ -554,9 +554,9 @@ class _SartSetup:
     _THREADS_MIN_SIZE = 128
     # round trip (ns) of a cache line between the two threads above which
     # they prefetch the image lines a few rays ahead: ~70-85 ns when the two
-    # vCPUs of the dev VM share a cache, ~340-360 ns when the host places
-    # them apart (one pass at 512^2 then slowed from 0.29 to 0.44 s;
-    # prefetching 5-8 rays ahead brought that to 0.35 s, and costs ~4%
+    # vCPUs of the dev VM share a cache, ~340-370 ns when the host places
+    # them apart (one pass at 512^2 then slowed from 0.243 to 0.38 s;
+    # prefetching 6 rays ahead brought that to 0.30 s, and costs ~5%
     # when they do share a cache, so it is off then)
     _SLOW_TRIP_NS = 200.0
     _PREFETCH_RAYS = 6

@@ -156,8 +156,8 @@ def hamming_windows(n, proto):
 
     A ray with ``ns`` steps (``ns`` even) uses the ``ns + 1`` values from
     offset ``(ns // 2) ** 2``; the second half of the table holds the same
-    windows reversed, for mirrored rays (see :func:`_window`). ``proto`` (a scalar of the image dtype) sets
-    the rounding, as in the update kernels.
+    windows reversed, for mirrored rays (see :func:`_window`). ``proto`` (a
+    scalar of the image dtype) sets the rounding, as in the update kernels.
 
     Examples
     --------
@@ -621,14 +621,6 @@ def _dot_blocks(typingctx, flat, stride, blocks, s, km):
     return sig, codegen
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _pixel(index, km):
-    """Flat index of a sample: its own, or ``km - index`` (mirrored ray)."""
-    if km is None:
-        return index
-    return np.uint64(km) - index
-
-
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
 def _ray_dot(flat, stride, count, s, proto):
     """``(ray sum, weight norm)`` of ``count`` interior samples, branch free.
@@ -664,7 +656,7 @@ def _ray_dot_pair(flat, stride, count, s, proto, km):
         v0, v1, v2, v3 = _weights_at(s, u, proto)
         acc += _corner_dot(flat, stride, idx[u], v0, v1, v2, v3)
         nrm += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
-        acc_m += _corner_dot(flat, stride, _pixel(idx[u], km), v3, v2, v1, v0)
+        acc_m += _corner_dot(flat, stride, np.uint64(km) - idx[u], v3, v2, v1, v0)
     return acc, nrm, acc_m
 
 
@@ -1122,7 +1114,7 @@ def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _deviation(ray_sum, weight_norm, projected, proto):
-    """SART deviation of a ray, or ``None``-like ``(False, 0)`` if it has no weight."""
+    """``(ok, deviation)`` of a ray; ``ok`` is False (and 0) if it has no weight."""
     if not weight_norm > 0:
         return False, _like(0.0, proto)
     return True, _like(-(ray_sum - projected) / weight_norm, proto)
@@ -1136,8 +1128,14 @@ def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
     ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
     every sample is inside the image and not skipped.
     """
-    got = _ray_sums(flat, n, stride, trig, ray_position, proto, s)
-    ns, ds, dx, dy, x0, y0, center, ray_sum, weight_norm, interior = got[:10]
+    sums = _ray_sums(flat, n, stride, trig, ray_position, proto, s)
+    return _ray_of(sums, projected, proto)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ray_of(sums, projected, proto):
+    """The ray record :func:`_ray_deviation` returns, from :func:`_ray_sums`."""
+    ns, ds, dx, dy, x0, y0, center, ray_sum, weight_norm, interior = sums[:10]
     ok, deviation = _deviation(ray_sum, weight_norm, projected, proto)
     if ns <= 0 or not ok:
         return 0, ds, dx, dy, x0, y0, center, deviation, True
@@ -1412,14 +1410,9 @@ def _pair_rays(
             slot = j % big
             s = _slot(ring, slot)
             sums = _ray_sums(flat, n, stride, trig, _like(r, proto), proto, s, km)
-            ns, ds, dx, dy, x0, y0, center, rsum, wn, interior = sums[:10]
             if ahead > 0 and sums[11]:  # mirrored: s holds the whole ray
-                _prefetch_ahead(flat, stride, ns + 1, s, km, delta)
-            ok, dev = _deviation(rsum, wn, projection[r], proto)
-            if ns > 0 and ok:
-                ray = (ns, ds, dx, dy, x0, y0, center, dev, interior)
-            else:
-                ray = (0, ds, dx, dy, x0, y0, center, dev, True)
+                _prefetch_ahead(flat, stride, sums[0] + 1, s, km, delta)
+            ray = _ray_of(sums, projection[r], proto)
             row = -1
             if gap_lo and j < GAP_RAYS:
                 row = g0 + j
@@ -1447,11 +1440,10 @@ def _pair_rays(
         if q >= 0:
             sq = q % big
             s = _slot(ring, sq)
-            if ring_i[sq, 0] > 0 and aliased[sq]:  # both together
-                ray = _load_ray(ring_f, ring_i, sq, proto)
-                ns = ray[0]
-                dev = np.float64(ray[7]) * scale
-                dev_m = np.float64(ring_f[big + sq, 6]) * scale
+            if aliased[sq]:  # (then the ray has samples and is in the ring)
+                ns = ring_i[sq, 0]
+                dev = ring_f[sq, 6] * scale
+                dev_m = ring_f[big + sq, 6] * scale
                 win = _window(windows, ns, False, proto)
                 win_m = _window(windows, ns, True, proto)
                 _scatter_pair(flat, stride, ns + 1, dev, win, dev_m, win_m, s, km)
@@ -1461,16 +1453,10 @@ def _pair_rays(
                 _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
             if ring_i[big + sq, 0] > 0:
                 ray = _load_ray(ring_f, ring_i, big + sq, proto)
-                if aliased[sq]:  # (the ray has no samples of its own)
-                    ns = ray[0]
-                    win_m = _window(windows, ns, True, proto)
-                    dev_m = np.float64(ray[7]) * scale
-                    _scatter_pair(flat, stride, ns + 1, 0.0, win_m, dev_m, win_m, s, km)
-                else:
-                    sm = _slot(ring, big + sq)
-                    _ray_scatter(
-                        flat, n, stride, ray, proto, windows, sm, 0, n, True, scale
-                    )
+                sm = _slot(ring, big + sq)
+                _ray_scatter(
+                    flat, n, stride, ray, proto, windows, sm, 0, n, True, scale
+                )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1509,47 +1495,26 @@ def sart_angles_serial(
     >>> bool(img.sum() > 0)
     True
     """
-    n_rays = projections.shape[1]
     n = image.shape[0]
     rows = update_rows(n)
     if do_clip:
         clip_outside(image, lo, hi, rows)
     ring = new_ring(n)
     record = new_record(1, n)
-    scale = np.float64(relaxation)
     for a in range(thetas_deg.shape[0]):
-        projection = projections[a]
-        proto = projection[0]
-        theta_rad = _like(thetas_deg[a] / 180.0 * np.pi, proto)
-        if shifts[a] == 0:
-            _pair_rays(
-                image,
-                theta_rad,
-                projection,
-                scale,
-                windows,
-                ring,
-                record,
-                0,
-                0,
-                n // 2 + 1,
-                False,
-            )
-        else:
-            _rays_in_place(
-                image,
-                theta_rad,
-                projection,
-                shifts[a],
-                scale,
-                windows,
-                ring,
-                record,
-                0,
-                0,
-                n_rays,
-                False,
-            )
+        # one share holding every ray: pairs, or rays one by one if shifted
+        sart_rays(
+            image,
+            thetas_deg[a],
+            projections[a],
+            shifts[a],
+            relaxation,
+            windows,
+            ring,
+            record,
+            0,
+            1,
+        )
         if do_clip:
             _clip_rows(image, lo, hi, rows, 0, n)
 
