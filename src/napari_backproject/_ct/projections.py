@@ -18,7 +18,14 @@ import numpy as np
 
 from .center import check_center, to_centered
 
-__all__ = ["check_projections", "projection_angles", "reconstruct_volume", "sinograms"]
+__all__ = [
+    "check_projections",
+    "prepare_projections",
+    "prepared_row",
+    "projection_angles",
+    "reconstruct_volume",
+    "sinograms",
+]
 
 _FBP_OPTIONS = ("filter_name", "interpolation", "output_size", "circle")
 
@@ -282,3 +289,112 @@ def reconstruct_volume(
         chunks=(stack.chunks[0], (size,), (size,)),
         meta=np.empty((0, 0, 0), dtype=dtype),
     )
+
+
+def prepare_projections(
+    projections: Any,
+    flats: Any = None,
+    darks: Any = None,
+    *,
+    method: str = "median",
+    outliers: bool = True,
+    threshold: float | None = None,
+    log: bool = True,
+    rings: bool = True,
+    ring_size: int | None = None,
+) -> Any:
+    """The usual preparation of raw projections, in order, lazily for dask input.
+
+    :func:`~napari_backproject.flat_field` (when ``flats`` are given),
+    :func:`~napari_backproject.remove_outliers`,
+    :func:`~napari_backproject.minus_log`,
+    :func:`~napari_backproject.remove_rings`; each step can be switched off.
+
+    Parameters
+    ----------
+    projections : (angle, row, column) array (NumPy or dask)
+    flats, darks : arrays or None
+        As in :func:`~napari_backproject.flat_field`; without flats the
+        projections are taken as transmission already.
+    method : {'median', 'mean'}
+        How flats and darks are combined.
+    outliers, log, rings : bool
+        Which steps run (default all).
+    threshold : float or None
+        Outlier threshold (None: automatic, see ``remove_outliers``).
+    ring_size : int or None
+        Median width of the ring filter (None: automatic).
+
+    Returns
+    -------
+    array
+        float32 (angle, row, column); NumPy in, NumPy out; dask in, dask out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> raw = np.full((8, 2, 16), 50, np.uint16)
+    >>> prepare_projections(raw, flats=np.full((2, 16), 100, np.uint16)).max()
+    np.float32(0.6931472)
+    """
+    from .scan import flat_field, minus_log, remove_outliers, remove_rings
+
+    data = projections
+    if flats is not None:
+        data = flat_field(data, flats, darks, method=method)
+    elif darks is not None:
+        raise ValueError("darks without flats: give the flats too.")
+    if outliers:
+        data = remove_outliers(data, threshold)
+    if log:
+        data = minus_log(data)
+    if rings:
+        data = remove_rings(data, size=ring_size)
+    if not any((flats is not None, outliers, log, rings)):
+        data = data.astype(np.float32)
+    return data
+
+
+def prepared_row(
+    projections: Any, row: int, flats: Any = None, darks: Any = None, **options: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sinogram of one detector row before and after :func:`prepare_projections`.
+
+    Only the row and its two neighbours (for the outlier filter) are read.
+
+    Parameters
+    ----------
+    projections : (angle, row, column) array
+    row : int
+        Detector row.
+    flats, darks, **options
+        As in :func:`prepare_projections`.
+
+    Returns
+    -------
+    before, after : (column, angle) numpy.ndarray
+        The raw row as a sinogram, and the prepared one (float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> before, after = prepared_row(np.ones((6, 3, 8)), 1, log=False, rings=False)
+    >>> before.shape, after.shape
+    ((8, 6), (8, 6))
+    """
+    n_rows = int(projections.shape[1])
+    if not 0 <= int(row) < n_rows:
+        raise ValueError(f"row {row} is outside the detector's rows [0, {n_rows - 1}].")
+    lo, hi = max(0, int(row) - 1), min(n_rows, int(row) + 2)
+
+    def rows(a: Any) -> Any:
+        if a is None:
+            return None
+        a = a if hasattr(a, "ndim") else np.asarray(a)
+        part = a[..., lo:hi, :]
+        return np.asarray(part.compute() if hasattr(part, "compute") else part)
+
+    raw = rows(projections)
+    after = prepare_projections(raw, rows(flats), rows(darks), **options)
+    k = int(row) - lo
+    return np.ascontiguousarray(raw[:, k, :].T), np.ascontiguousarray(after[:, k, :].T)

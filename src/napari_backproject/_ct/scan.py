@@ -68,9 +68,9 @@ def _clip_low(values: np.ndarray, min_value: float, what: str) -> np.ndarray:
 
 def _where(block_info: dict | None) -> str:
     if not block_info or 0 not in block_info:
-        return "the data"
+        return ""
     loc = block_info[0]["array-location"]
-    return "block [" + ", ".join(f"{a}:{b}" for a, b in loc) + "]"
+    return " in block [" + ", ".join(f"{a}:{b}" for a, b in loc) + "]"
 
 
 def _reduce_frames(frames: Any, method: str, what: str, frame: tuple) -> np.ndarray:
@@ -116,7 +116,9 @@ def _flat_block(
         dark, gain, dead = dark[rows, cols], gain[rows, cols], dead[rows, cols]
     out = (block.astype(ftype) - dark.astype(ftype)) * gain.astype(ftype)
     out[..., dead] = 1.0
-    return _clip_low(out, min_value, "the flat-field corrected " + _where(block_info))
+    return _clip_low(
+        out, min_value, "the flat-field corrected projections" + _where(block_info)
+    )
 
 
 def flat_field(
@@ -226,7 +228,7 @@ def _log_block(
     block: np.ndarray, min_value: float, ftype: np.dtype, block_info=None
 ) -> np.ndarray:
     out = block.astype(ftype)  # a copy: the input is never modified
-    _clip_low(out, min_value, "the transmission " + _where(block_info))
+    _clip_low(out, min_value, "the transmission" + _where(block_info))
     np.log(out, out=out)
     np.negative(out, out=out)
     return out
