@@ -405,25 +405,37 @@ def remove_outliers(
 def _rings_block(
     block: np.ndarray, size: int, snr: float | None, ftype: np.dtype
 ) -> np.ndarray:
-    """Sorting-based stripe removal along axis 0 (angles), detector last."""
-    block = block.astype(ftype)
-    order = np.argsort(block, axis=0, kind="stable")
-    ranked = np.take_along_axis(block, order, axis=0)
-    window = (1,) * (block.ndim - 1) + (size,)
+    """Sorting-based stripe removal of ``(..., detector, angle)`` sinograms.
+
+    The angle axis is last (contiguous): sorting along it is twice as fast
+    as along a strided axis.
+    """
+    block = np.ascontiguousarray(block, dtype=ftype)
+    order = np.argsort(block, axis=-1)
+    ranked = np.take_along_axis(block, order, axis=-1)
+    window = (1,) * (block.ndim - 2) + (size, 1)
     smooth = median_filter(ranked, size=window, mode="nearest")
     if snr is not None:
         # keep only the detector pixels whose sorted values stand out from
         # their neighbours' on average: elsewhere the median would only blur
         # the object (steep edges of the sorted profile)
-        profile = (ranked - smooth).mean(axis=0)
+        profile = (ranked - smooth).mean(axis=-1)
         spread = np.abs(profile - np.median(profile, axis=-1, keepdims=True))
         noise = 1.4826 * np.median(spread, axis=-1, keepdims=True)
         stripe = spread > snr * np.maximum(noise, np.finfo(ftype).tiny)
         stripe |= np.roll(stripe, 1, axis=-1) | np.roll(stripe, -1, axis=-1)
-        smooth = np.where(stripe[None], smooth, ranked)
+        smooth = np.where(stripe[..., None], smooth, ranked)
     out = np.empty_like(block)
-    np.put_along_axis(out, order, smooth, axis=0)
+    np.put_along_axis(out, order, smooth, axis=-1)
     return out
+
+
+def _rings_stack(
+    block: np.ndarray, size: int, snr: float | None, ftype: np.dtype
+) -> np.ndarray:
+    """:func:`_rings_block` on a projection stack ``(angle, row, column)``."""
+    done = _rings_block(block.transpose(1, 2, 0), size, snr, ftype)
+    return np.ascontiguousarray(done.transpose(2, 0, 1))
 
 
 def remove_rings(
@@ -511,22 +523,22 @@ def remove_rings(
         raise ValueError(f"snr must be a positive number or None, got {snr!r}.")
     snr = None if snr is None else float(snr)
     dtype = _float_dtype(data.dtype)
-    if data.ndim == 2:  # (detector, angle) -> angles first for the block
+    if data.ndim == 2:  # (detector, angle): angles already last
         if _is_dask(data):
             return data.rechunk((-1, -1)).map_blocks(
-                lambda b: _rings_block(b.T, size, snr, dtype).T,
+                lambda b: _rings_block(b, size, snr, dtype),
                 dtype=dtype,
                 meta=np.empty((0, 0), dtype=dtype),
             )
-        return _rings_block(data.T, size, snr, dtype).T
+        return _rings_block(data, size, snr, dtype)
     if _is_dask(data):
         rows = max(1, int(rows_per_chunk))
         return data.rechunk((-1, rows, -1)).map_blocks(
-            _rings_block,
+            _rings_stack,
             size=size,
             snr=snr,
             ftype=dtype,
             dtype=dtype,
             meta=np.empty((0, 0, 0), dtype=dtype),
         )
-    return _rings_block(data, size, snr, dtype)
+    return _rings_stack(data, size, snr, dtype)
