@@ -222,7 +222,7 @@ def find_center(
     wedge. Why this one: it uses every projection (robust to noise, to
     zingers and to the sample's own symmetry), it needs no exact 0/180
     degree pair (which scans over ``[0, 180)`` do not have), and it needs no
-    reconstruction (fast). A coarse search on a half-pixel grid of centres
+    reconstruction (fast). A coarse search on a one-pixel grid of centres
     is refined on a 1/8-pixel grid, and a parabola through the three best
     values gives the sub-pixel centre.
 
@@ -296,10 +296,10 @@ def find_center(
     def shift_of(c):
         return 2.0 * c - n_det + 1.0
 
-    coarse = np.arange(low, high + 0.25, 0.5)
+    coarse = np.arange(low, high + 0.5, 1.0)
     values = [_metric(half, flipped, mask, shift_of(c)) for c in coarse]
     best = coarse[int(np.argmin(values))]
-    fine = best + np.arange(-0.75, 0.76, 0.125)
+    fine = best + np.arange(-1.0, 1.01, 0.125)
     values = np.array([_metric(half, flipped, mask, shift_of(c)) for c in fine])
     i = int(np.clip(np.argmin(values), 1, len(fine) - 2))
     y0, y1, y2 = values[i - 1 : i + 2]
