@@ -105,3 +105,20 @@ def test_bad_layer_is_an_error_in_the_status(viewer, widget, qtbot):
     widget.preview_button.click()
     assert "(angle, row, column)" in widget.controls.status.text()
     assert "prepared" not in " ".join(layer.name for layer in viewer.layers)
+
+
+def test_cancel_leaves_no_layer(viewer, widget, qtbot):
+    from napari_backproject import data
+    from napari_backproject._sample_data import ct_scan_layers
+
+    for layer_data, kwargs, kind in ct_scan_layers(data.simulated_scan()):
+        getattr(viewer, f"add_{kind}")(layer_data, **kwargs)
+    w = widget
+    w.projections.value = viewer.layers["scan projections"]
+    w.flats.value = viewer.layers["scan flats"]
+    w.run_button.click()
+    assert w.controls.cancel_button.isEnabled()
+    w.controls.cancel_button.click()
+    qtbot.waitUntil(lambda: not w.controls.running, timeout=60000)
+    assert w.controls.status.text() == "Cancelled"
+    assert "scan projections prepared" not in viewer.layers

@@ -26,6 +26,7 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import QPushButton, QWidget
 
 from .._ct.projections import prepare_projections, prepared_row
+from .._ct.scan import remove_rings
 from .._progress import Progress, iter_chunks
 from ._dock import dock_layout, follow_layers
 from ._job import JobControls
@@ -43,13 +44,15 @@ PROJECTION_AXES = ("angle", "row", "column")
 
 
 def prepare_job(projections: Any, flats: Any, darks: Any, options: dict):
-    """Generator job: prepare the projections, computed a few rows at a time.
+    """Generator job: prepare the projections in two passes.
 
-    Yields :class:`~napari_backproject._progress.Progress` after every chunk
-    of rows, and the text of each distinct warning raised on the way (clipped
+    Flat/dark, outliers and log run on a few projections at a time (their
+    natural chunks); rings then run on a few detector rows at a time (each
+    needs all angles of its rows). Yields
+    :class:`~napari_backproject._progress.Progress` after every chunk, and
+    the text of each distinct warning raised on the way (clipped
     non-positive values, dead pixels: napari does not relay a worker's
-    warnings), and returns the prepared ``(angle, row, column)`` float32
-    array.
+    warnings); returns the prepared ``(angle, row, column)`` float32 array.
 
     Examples
     --------
@@ -65,6 +68,8 @@ def prepare_job(projections: Any, flats: Any, darks: Any, options: dict):
     """
     import dask.array as da
 
+    options = dict(options)
+    rings, ring_size = options.pop("rings", True), options.pop("ring_size", None)
     seen: set[str] = set()
 
     def news(caught: list) -> list[str]:
@@ -77,17 +82,23 @@ def prepare_job(projections: Any, flats: Any, darks: Any, options: dict):
         warnings.simplefilter("always", RuntimeWarning)
         lazy_in = projections
         if not isinstance(lazy_in, da.Array):
-            lazy_in = da.from_array(np.asarray(projections), chunks=(-1, 8, -1))
-        lazy = prepare_projections(lazy_in, flats, darks, **options)
-        lazy = lazy.rechunk((-1, 8, -1))
-        out = np.empty(lazy.shape, dtype=lazy.dtype)
-        total = int(lazy.shape[1])
+            lazy_in = da.from_array(projections, chunks=(8, -1, -1))
+        lazy = prepare_projections(lazy_in, flats, darks, rings=False, **options)
+        out = np.empty(lazy.shape, dtype=np.float32)
+        n_angles, n_rows = int(lazy.shape[0]), int(lazy.shape[1])
+        total = n_angles + (n_rows if rings else 0)
         yield from news(caught)
         yield Progress(0, total, "Preparing")
-        for start, stop, block in iter_chunks(lazy, axis=1):
-            out[:, start:stop] = block
+        for start, stop, block in iter_chunks(lazy, axis=0):
+            out[start:stop] = block
             yield from news(caught)
-            yield Progress(stop, total, f"Prepared rows {stop}/{total}")
+            yield Progress(stop, total, f"Corrected projections {stop}/{n_angles}")
+        if rings:
+            for start in range(0, n_rows, 8):
+                stop = min(n_rows, start + 8)
+                out[:, start:stop] = remove_rings(out[:, start:stop], size=ring_size)
+                yield from news(caught)
+                yield Progress(n_angles + stop, total, f"Rings: rows {stop}/{n_rows}")
     return out
 
 
