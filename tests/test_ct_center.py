@@ -207,3 +207,24 @@ def test_center_outside_the_detector_everywhere(padded_phantom):
     ):
         with pytest.raises(ValueError, match=r"outside the detector.*\[0, 63\]"):
             call()
+
+
+_PHANTOM_ROW = None
+
+
+def _phantom_row_sinogram():
+    global _PHANTOM_ROW
+    if _PHANTOM_ROW is None:
+        img = np.pad(phantom_stack((8, 96, 96))[3].astype(np.float64), 16)
+        _PHANTOM_ROW = radon(img, THETA)  # 128 detector pixels, axis at 64
+    return _PHANTOM_ROW
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(-12.0, 12.0), st.integers(0, 2**16))
+def test_find_center_property_any_offset(offset, seed):
+    sino = _phantom_row_sinogram()
+    off = spline_shift(sino, (offset, 0), order=3, mode="constant")
+    rng = np.random.default_rng(seed)
+    off += rng.normal(0, 0.01 * off.max(), off.shape)
+    assert abs(find_center(off, THETA) - (64 + offset)) < 0.25

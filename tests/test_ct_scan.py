@@ -233,3 +233,23 @@ def test_no_warning_on_clean_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         minus_log(flat_field(proj, flats, darks))
+
+
+def test_every_correction_is_lazy_on_dask():
+    """Nothing is read at call time: a stack that fails when read is fine until computed."""
+
+    def unreadable(block):
+        raise RuntimeError("read")
+
+    base = da.zeros((6, 4, 16), chunks=(2, 4, 16), dtype=np.float32)
+    lazy = base.map_blocks(unreadable, dtype=np.float32)
+    flats = np.ones((4, 16))
+    for out in (
+        flat_field(lazy, flats),
+        minus_log(lazy),
+        remove_outliers(lazy),
+        remove_rings(lazy, size=5),
+    ):
+        assert isinstance(out, da.Array)
+        with pytest.raises(RuntimeError, match="read"):
+            out[0].compute(scheduler="sync")
