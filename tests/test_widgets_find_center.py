@@ -117,3 +117,19 @@ def test_user_route_sample_to_lazy_volume(viewer, qtbot):
     )
     truth = viewer.layers["scan true volume"].data[40]
     assert np.sqrt(np.mean((volume[40].compute() - truth) ** 2)) < 0.01
+
+
+def test_raw_counts_get_a_warning(viewer, widget, qtbot, monkeypatch):
+    from napari_backproject._widgets import find_center as module
+
+    shown = []
+    monkeypatch.setattr(module, "show_warning", shown.append)
+    from napari_backproject import data
+
+    scan = data.simulated_scan(rows=4, columns=64, n_angles=60, seed=4)
+    viewer.add_image(scan.projections, name="raw")
+    widget.projections.value = viewer.layers["raw"]
+    widget.half_range.value = 0.5
+    widget.run_button.click()
+    assert shown and "raw counts" in shown[0]
+    qtbot.waitUntil(lambda: not widget.controls.running, timeout=60000)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import Container, FloatSpinBox, Label, SpinBox, create_widget
 from napari.layers import Image
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QPushButton, QWidget
 
 from .._ct.center import CenterSweep, center_sweep, check_center, find_center
@@ -230,6 +230,11 @@ class FindCenterWidget(QWidget):
         layer = self._layer()
         theta = self.theta()
         row = int(self.row.value)
+        if np.dtype(layer.data.dtype).kind in "iu":
+            show_warning(
+                f"{layer.name!r} holds integers: raw counts? The centre is found "
+                "on prepared projections (Prepare projections: flats, -log)."
+            )
         plane = layer.data[:, row, :]
         plane = np.asarray(plane.compute() if hasattr(plane, "compute") else plane)
         sinogram = np.ascontiguousarray(plane.T, dtype=np.float32)
