@@ -46,3 +46,19 @@ __all__ = [
     "straighten",
     "write_backprojection",
 ]
+
+# CT on measured scans: correction, rotation centre, projection stacks
+from ._ct.center import center_sweep, find_center  # noqa: E402
+from ._ct.projections import projection_angles, reconstruct_volume  # noqa: E402
+from ._ct.scan import flat_field, minus_log, remove_outliers, remove_rings  # noqa: E402
+
+__all__ += [
+    "center_sweep",
+    "find_center",
+    "flat_field",
+    "minus_log",
+    "projection_angles",
+    "reconstruct_volume",
+    "remove_outliers",
+    "remove_rings",
+]

@@ -60,3 +60,28 @@ def shepp_logan_sample() -> list[tuple]:
 def phantom_stack_sample() -> list[tuple]:
     """A 64-slice 3D Shepp–Logan-like phantom for stack reconstruction."""
     return [(data.phantom_stack(), {"name": "phantom stack"}, "image")]
+
+
+def ct_scan_layers(scan: data.SimulatedScan) -> list[tuple]:
+    """Layer data tuples of a simulated scan: projections, flats, darks, truth."""
+    labels = ("angle", "row", "column")
+    meta = {"theta": scan.theta.tolist(), "simulated_center": scan.center}
+    return [
+        (
+            scan.projections,
+            {"name": "scan projections", "metadata": meta, "axis_labels": labels},
+            "image",
+        ),
+        (scan.flats, {"name": "scan flats", "axis_labels": labels}, "image"),
+        (scan.darks, {"name": "scan darks", "axis_labels": labels}, "image"),
+        (
+            scan.volume,
+            {"name": "scan true volume", "visible": False, "colormap": "gray"},
+            "image",
+        ),
+    ]
+
+
+def ct_scan_sample() -> list[tuple]:
+    """A simulated CT scan: projections with flats, darks, angles and the truth."""
+    return ct_scan_layers(data.simulated_scan())

@@ -8,6 +8,8 @@ the demo, so everybody works on identical data.
   and the exact ground-truth tube mask.
 - :func:`shepp_logan`: scikit-image's bundled 2D Shepp–Logan phantom.
 - :func:`phantom_stack`: a 3D Shepp–Logan-like phantom made of ellipsoids.
+- :func:`simulated_scan`: a CT scan of that phantom as a detector records
+  it (flats, darks, noise, off-centre axis, defective pixels, zingers).
 """
 
 from __future__ import annotations
@@ -308,3 +310,7 @@ def phantom_stack(shape: tuple[int, int, int] = (64, 128, 128)) -> np.ndarray:
     r2 = x**2 + y**2
     vol *= r2 <= 0.98
     return np.clip(vol, 0.0, 1.0).astype(np.float32)
+
+
+# the simulated CT scan lives with the CT code; it is a sample like the others
+from ._ct.simulate import SimulatedScan, simulated_scan  # noqa: E402, F401

@@ -25,6 +25,7 @@ from warnings import warn
 
 import numpy as np
 
+from ._ct.center import check_center, from_centered, to_centered
 from ._fbp_filter import filtered_projections
 from ._progress import ProgressCallback, report
 from .kernels.fbp import (
@@ -175,6 +176,7 @@ def radon(
     *,
     preserve_range: bool = False,
     parallel: bool | None = None,
+    center: float | None = None,
 ) -> np.ndarray:
     """Radon transform (sinogram) of a 2-D image; drop-in for scikit-image's.
 
@@ -196,6 +198,9 @@ def radon(
         Keyword only (not in scikit-image). Use all numba threads (``True``),
         only the calling thread (``False``), or decide from the problem size
         (``None``, default). Results are identical either way.
+    center : float, optional
+        Keyword only. Detector coordinate of the rotation axis in the
+        sinogram (default ``n_det // 2``, scikit-image's).
 
     Returns
     -------
@@ -216,6 +221,7 @@ def radon(
     >>> radon(img, theta=np.arange(0, 180, 45)).shape
     (32, 4)
     """
+    axis_center = center  # the keyword: ``center`` is reused below for the grid's
     image = _as_2d_array(image, "image", "The input image must be 2-D")
     _check_finite(image, "image values")
     if theta is None:
@@ -283,7 +289,7 @@ def radon(
         radon_project(work, mats, size, off_r, off_c, support, slabs, out)
     else:
         radon_project_serial(work, mats, size, off_r, off_c, support, slabs, out)
-    return np.ascontiguousarray(out.T)
+    return from_centered(np.ascontiguousarray(out.T), axis_center)
 
 
 # --------------------------------------------------------------------------
@@ -299,6 +305,7 @@ def iradon(
     preserve_range: bool = True,
     *,
     parallel: bool | None = None,
+    center: float | None = None,
 ) -> np.ndarray:
     """Filtered back projection; drop-in for ``skimage.transform.iradon``.
 
@@ -326,6 +333,9 @@ def iradon(
         Keyword only (not in scikit-image). Use all numba threads (``True``),
         only the calling thread (``False``), or decide from the problem size
         (``None``, default). Results are identical either way.
+    center : float, optional
+        Keyword only. Detector coordinate of the rotation axis (default
+        ``n_det // 2``); the sinogram is shifted there (sub-pixel).
 
     Returns
     -------
@@ -366,7 +376,7 @@ def iradon(
     theta = _check_theta(theta)
     _check_finite(radon_image, "radon_image values")
 
-    radon_image = _convert_to_float(radon_image, preserve_range)
+    radon_image = to_centered(_convert_to_float(radon_image, preserve_range), center)
     dtype = radon_image.dtype
 
     img_shape = radon_image.shape[0]
@@ -719,6 +729,7 @@ def iradon_sart(
     *,
     progress: ProgressCallback | None = None,
     parallel: bool | None = None,
+    center: float | None = None,
 ) -> np.ndarray:
     """One SART iteration; drop-in for ``skimage.transform.iradon_sart``.
 
@@ -748,6 +759,9 @@ def iradon_sart(
         ``False`` runs on the calling thread only; ``None`` (default) uses
         two threads for images of 128 x 128 and more when the machine has
         more than one CPU. Results agree to rounding.
+    center : float, optional
+        Keyword only. Detector coordinate of the rotation axis (default
+        ``M // 2``); the sinogram is shifted there (sub-pixel).
 
     Returns
     -------
@@ -767,6 +781,7 @@ def iradon_sart(
     >>> iradon_sart(radon(img, theta), theta).shape
     (32, 32)
     """
+    radon_image = radon_image if center is None else to_centered(radon_image, center)
     setup = _SartSetup(
         radon_image, theta, image, projection_shifts, clip, relaxation, dtype, parallel
     )
@@ -786,6 +801,7 @@ def iradon_sart_iter(
     *,
     progress: ProgressCallback | None = None,
     parallel: bool | None = None,
+    center: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Run ``n_iter`` SART iterations, yielding the estimate after each.
 
@@ -800,7 +816,7 @@ def iradon_sart_iter(
         Number of iterations (>= 1).
     progress : callable, optional
         ``progress(done, total)`` over all angles of all iterations.
-    parallel : bool or None, optional
+    parallel, center : optional
         As in :func:`iradon_sart`.
 
     Yields
@@ -818,6 +834,7 @@ def iradon_sart_iter(
     2
     """
     n_iter = _check_n_iter(n_iter)
+    radon_image = radon_image if center is None else to_centered(radon_image, center)
     setup = _SartSetup(
         radon_image, theta, image, projection_shifts, clip, relaxation, dtype, parallel
     )
@@ -879,6 +896,7 @@ def radon_stack(
     *,
     preserve_range: bool = False,
     slices_per_chunk: int = 1,
+    center: float | None = None,
 ):
     """Lazy Radon transform of every slice of a stack.
 
@@ -886,7 +904,7 @@ def radon_stack(
     ----------
     volume : (n, M, N) array-like (NumPy, dask, zarr, memmap)
         Slices first.
-    theta, circle, preserve_range
+    theta, circle, preserve_range, center
         As in :func:`radon`.
     slices_per_chunk : int, optional
         Slices per dask chunk (default 1: computing one slice reads and
@@ -919,12 +937,18 @@ def radon_stack(
         diagonal = np.sqrt(2) * max(arr.shape[1:])
         n_det = arr.shape[1] + int(np.ceil(diagonal - arr.shape[1]))
     out_dtype = _float_dtype(arr.dtype, preserve_range)
+    center = None if center is None else check_center(center, n_det)
 
     def block(b: np.ndarray) -> np.ndarray:
         out = np.empty((b.shape[0], n_det, len(theta)), dtype=out_dtype)
         for i in range(b.shape[0]):
             out[i] = radon(
-                b[i], theta, circle, preserve_range=preserve_range, parallel=False
+                b[i],
+                theta,
+                circle,
+                preserve_range=preserve_range,
+                parallel=False,
+                center=center,
             )
         return out
 
@@ -942,8 +966,9 @@ _FBP_KWARGS = {
     "interpolation",
     "circle",
     "preserve_range",
+    "center",
 }
-_SART_KWARGS = {"n_iter", "projection_shifts", "clip", "relaxation", "dtype"}
+_SART_KWARGS = {"n_iter", "projection_shifts", "clip", "relaxation", "dtype", "center"}
 
 
 def iradon_stack(
@@ -967,7 +992,7 @@ def iradon_stack(
         ``filter_name``, ``interpolation``, ``circle``, ``preserve_range``);
         ``'sart'`` runs ``n_iter`` (default 1) iterations of
         :func:`iradon_sart` (kwargs ``n_iter``, ``projection_shifts``,
-        ``clip``, ``relaxation``, ``dtype``).
+        ``clip``, ``relaxation``, ``dtype``); both take ``center``.
     slices_per_chunk : int, optional
         Slices per dask chunk (default 1).
     **kwargs
@@ -1012,6 +1037,8 @@ def iradon_stack(
             f"Shape of theta ({len(theta)}) does not match the number of "
             f"projections ({n_angles}) in the sinograms (last axis)."
         )
+    if kwargs.get("center") is not None:
+        check_center(kwargs["center"], n_det)
 
     if method == "fbp":
         filter_name = kwargs.get("filter_name", "ramp")

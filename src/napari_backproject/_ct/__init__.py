@@ -1,0 +1,1 @@
+"""CT internals behind the public facade (see ``napari_backproject.tomography``)."""
