@@ -1,0 +1,10 @@
+"""File formats: TIFF, path files, geometry JSON and foreign formats.
+
+Examples
+--------
+>>> from napari_backproject.io import read_neuroglancer
+"""
+
+from .neuroglancer import read_neuroglancer, write_neuroglancer
+
+__all__ = ["read_neuroglancer", "write_neuroglancer"]
