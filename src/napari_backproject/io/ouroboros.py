@@ -639,3 +639,59 @@ def write_rects(geometry: Any, path: str | os.PathLike) -> Path:
     np.save(tmp, rects)
     os.replace(tmp, out)
     return out
+
+
+def straighten_cli_defaults(args: Any) -> Any:
+    """Fill ``straighten`` CLI arguments from ``--ouroboros-options`` (in place).
+
+    ``width``, ``height``, ``closed`` and the distance between slices (in
+    voxels: ``args.spacing_voxels``, to multiply by the smallest voxel size)
+    come from the slice options unless given on the command line; ``path`` defaults to the options' Neuroglancer state, whose
+    annotation layer gives ``args.points``. Without the option, checks that
+    ``--path``, ``--width`` and ``--height`` were given.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> a = argparse.Namespace(ouroboros_options=None, path="p.csv", width=4,
+    ...                        height=4, spacing=None, closed=False)
+    >>> straighten_cli_defaults(a).points is None
+    True
+    """
+    args.points = None
+    args.spacing_voxels = None
+    opt = getattr(args, "ouroboros_options", None)
+    if opt:
+        o = read_ouroboros_options(opt)
+        if o.kind != "slice":
+            raise ValueError(
+                f"--ouroboros-options needs the slice options file; {opt} holds "
+                "backproject options."
+            )
+        s = o.straighten
+        args.width = args.width or s["width"]
+        args.height = args.height or s["height"]
+        if args.spacing is None and s["spacing"] != 1:
+            args.spacing_voxels = float(s["spacing"])
+        args.closed = bool(args.closed or s["closed"])
+        if args.path is None:
+            ng = Path(o.output["neuroglancer_json"])
+            args.path = str(ng if ng.is_absolute() else Path(opt).parent / ng)
+        for key, value, instead in o.no_equivalent:
+            print(f"note: Ouroboros option {key}={value!r}: {instead}")
+    missing = [n for n in ("path", "width", "height") if getattr(args, n) is None]
+    if missing:
+        raise ValueError(
+            f"give --{', --'.join(missing)} (or --ouroboros-options with a slice "
+            "options file)."
+        )
+    if str(args.path).lower().endswith(".json"):
+        from .neuroglancer import is_neuroglancer_state, read_neuroglancer
+
+        if is_neuroglancer_state(args.path):
+            state = read_neuroglancer(args.path)
+            name = ""
+            if opt:
+                name = read_ouroboros_options(opt).output["annotation_layer"]
+            args.points = (state[name] if name else state.annotations[0]).points
+    return args
