@@ -242,3 +242,103 @@ def test_write_rects_are_ouroboros_corners(tmp_path):
     world = r[:, :, ::-1] * g.scale
     np.testing.assert_allclose(np.linalg.norm(world[:, 1] - world[:, 0], axis=1), 6.0)
     np.testing.assert_allclose(np.linalg.norm(world[:, 3] - world[:, 0], axis=1), 5.0)
+
+
+# ------------------------------------------------------------- done when
+def _dice(a, b):
+    return 2 * np.sum(a & b) / (a.sum() + b.sum())
+
+
+@pytest.fixture(scope="module")
+def run_files(tmp_path_factory):
+    """The helix sample as an Ouroboros user has it: NG state + slice options."""
+    from napari_backproject.data import helix_neurite
+
+    s = helix_neurite(shape=(48, 96, 96), scale=(2.0, 1.0, 1.0), radius=8.0, turns=1.5)
+    d = tmp_path_factory.mktemp("run")
+    state = _ng_state(s.points)
+    state["dimensions"] = {"x": [1e-6, "m"], "y": [1e-6, "m"], "z": [2e-6, "m"]}
+    (d / "ng.json").write_text(json.dumps(state))
+    opts = _slice_options(23, 23, adaptive=True)
+    (d / "helix-slice-options.json").write_text(json.dumps(opts))
+    return s, d
+
+
+def test_done_when_imported_run_reaches_our_dice(run_files):
+    from napari_backproject import backproject, straighten
+    from napari_backproject.io import read_neuroglancer
+
+    s, d = run_files
+    o = read_ouroboros_options(d / "helix-slice-options.json")
+    lay = read_neuroglancer(d / o.output["neuroglancer_json"])[
+        o.output["annotation_layer"]
+    ]
+    np.testing.assert_allclose(lay.scale, s.scale)
+    np.testing.assert_allclose(lay.points, s.points)
+
+    def dice_of(points, scale, **kw):
+        st_, g = straighten(
+            s.mask.astype(np.float32), points, scale=scale, dtype=np.float32, **kw
+        )
+        labels = (st_ >= 0.5).astype(np.uint8)
+        out, _ = backproject(labels, g, extent="full")
+        cov, _ = backproject(np.ones_like(labels), g, extent="full")
+        slab = cov > 0
+        return _dice((s.mask > 0) & slab, (out > 0) & slab)
+
+    imported = dice_of(lay.points, lay.scale, **o.straighten_kwargs(scale=lay.scale))
+    ours = dice_of(s.points, s.scale, width=23, height=23, spacing=1.0)
+    assert imported >= 0.99
+    assert imported == pytest.approx(ours, abs=1e-6)
+
+
+def test_cli_straighten_with_ouroboros_options(run_files, tmp_path, capsys):
+    from napari_backproject.cli import main
+    from napari_backproject.io.tiff import read_tiff, write_tiff
+
+    s, d = run_files
+    vol = write_tiff(s.volume, tmp_path / "vol.tif", scale=s.scale)
+    out = tmp_path / "st.tif"
+    code = main(
+        [
+            "straighten",
+            str(vol),
+            "--ouroboros-options",
+            str(d / "helix-slice-options.json"),
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    data, md = read_tiff(out)
+    assert data.shape[1:] == (23, 23)
+    assert "use_adaptive_slicing" in capsys.readouterr().out  # said what we do instead
+    g = md["geometry"]
+    np.testing.assert_allclose(np.asarray(g["path"]), s.points)
+
+
+def test_straightened_tiff_carries_ouroboros_tags(tmp_path):
+    import tifffile
+
+    from napari_backproject import straighten
+    from napari_backproject.io.ouroboros import save_straightened_ouroboros
+    from napari_backproject.io.tiff import read_tiff
+    from napari_backproject.mapping import to_straightened
+
+    path = np.array([[2.0, 10, 10], [10, 14, 12], [20, 12, 18], [28, 8, 12]])
+    vol = np.zeros((32, 32, 32), np.uint8)
+    st_, g = straighten(vol, path, width=9, height=7, scale=(2, 0.5, 0.5), spacing=0.5)
+    tif, js = save_straightened_ouroboros(tmp_path / "s.tif", st_, g, unit_size=1.0)
+    assert js.exists() and not list(tmp_path.glob(".*part*"))
+    with tifffile.TiffFile(tif) as tf:
+        desc = tf.shaped_metadata[0]
+        xres = tf.pages.first.tags["XResolution"].value
+        runit = tf.pages.first.tags["ResolutionUnit"].value
+    pts = np.asarray(desc["annotation_points"], float)
+    ref = to_straightened(path * g.scale, g)[:, ::-1]  # Ouroboros order u, v, slice
+    np.testing.assert_allclose(pts, ref, atol=1e-9)
+    # first point on plane 0; the last in the end cap (half a spacing)
+    assert abs(pts[0, 2]) < 1e-6 and g.n_slices - 1 <= pts[-1, 2] <= g.n_slices - 0.5
+    assert desc["unit"] == "um" and desc["spacing"] == pytest.approx(0.5)
+    assert xres[0] / xres[1] == pytest.approx(1 / 0.5e-4) and runit == 3
+    assert read_tiff(tif)[1]["geometry"]["plane"]["width"] == 9  # ours kept

@@ -203,8 +203,6 @@ def _to_block(p: np.ndarray, g: SliceGeometry) -> np.ndarray:
         for k, lo, hi in ((0, -D / 2, 0.0), (n - 1, 0.0, D / 2)):
             dk = d[:, k]
             sel = fin & (dk >= lo) & ((dk < hi) if k == 0 else (dk <= hi))
-            if k == n - 1 and n >= 2:
-                sel &= dk > 0  # dk == 0 is plane n - 1 itself, found above
             if n == 1 and k == n - 1:
                 sel = fin & (dk >= -D / 2) & (dk <= D / 2)
             pi = np.flatnonzero(sel)
