@@ -342,3 +342,40 @@ def test_straightened_tiff_carries_ouroboros_tags(tmp_path):
     assert desc["unit"] == "um" and desc["spacing"] == pytest.approx(0.5)
     assert xres[0] / xres[1] == pytest.approx(1 / 0.5e-4) and runit == 3
     assert read_tiff(tif)[1]["geometry"]["plane"]["width"] == 9  # ours kept
+
+
+# ---------------------------------------------------------------- reuse a run
+def test_run_settings_from_geometry_tiff_and_ouroboros(tmp_path, run_files):
+    from napari_backproject import save_straightened, straighten
+    from napari_backproject.io.reuse import run_settings
+
+    path = np.array([[2.0, 10, 10], [10, 14, 12], [20, 12, 18]])
+    st_, g = straighten(
+        np.zeros((24, 24, 24), np.uint8),
+        path,
+        width=9,
+        height=7,
+        smoothing=0.5,
+        roll=10,
+    )
+    tif, js = save_straightened(tmp_path / "a.tif", st_, g)
+    for f, kind in ((js, "geometry"), (tif, "tiff")):
+        r = run_settings(f)
+        assert r.source == kind
+        assert r.straighten == {
+            "width": 9,
+            "height": 7,
+            "spacing": 1.0,
+            "smoothing": 0.5,
+            "closed": False,
+            "roll": 10.0,
+        }
+        np.testing.assert_allclose(r.path, path)
+    s, d = run_files
+    r = run_settings(d / "helix-slice-options.json")
+    assert r.straighten["width"] == 23 and r.straighten["spacing_voxels"] == 1.0
+    np.testing.assert_allclose(r.path, s.points)
+    assert any("use_adaptive_slicing" in n for n in r.notes)
+    (tmp_path / "x.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not an Ouroboros options file"):
+        run_settings(tmp_path / "x.json")

@@ -197,6 +197,11 @@ def read_ouroboros_options(path_or_dict: str | os.PathLike | dict) -> OuroborosO
     """
     if isinstance(path_or_dict, dict):
         raw, where = dict(path_or_dict), "the options"
+    elif not isinstance(path_or_dict, (str, os.PathLike)):
+        raise ValueError(
+            "not an Ouroboros options file: expected a JSON object (dict) or a "
+            f"path; got {type(path_or_dict).__name__}."
+        )
     else:
         p = Path(path_or_dict)
         if not p.is_file():
