@@ -150,3 +150,28 @@ def test_write_neuroglancer_round_trip_and_flythrough(tmp_path):
     eu = (g.e_u / g.scale)[:, ::-1]
     eu /= np.linalg.norm(eu, axis=1, keepdims=True)
     np.testing.assert_allclose(m[:, 0, :], eu, atol=1e-9)
+
+
+def test_file_open_adds_points_layers_with_scale(make_napari_viewer, tmp_path):
+    """File > Open of a Neuroglancer state: one Points layer per annotation layer."""
+    st = _state([[10, 20, 3], [12, 22, 5], [15, 21, 7]])
+    st["layers"].append(
+        {
+            "type": "annotation",
+            "name": "dendrite",
+            "annotations": [
+                {"type": "point", "point": [1.0, 2.0, 3.0]},
+                {"type": "point", "point": [4.0, 5.0, 6.0]},
+            ],
+        }
+    )
+    ng = tmp_path / "state.json"
+    ng.write_text(json.dumps(st))
+    viewer = make_napari_viewer()
+    viewer.open(str(ng), plugin="napari-backproject")
+    assert [lay.name for lay in viewer.layers] == ["axon", "dendrite"]
+    axon = viewer.layers["axon"]
+    assert type(axon).__name__ == "Points"
+    np.testing.assert_allclose(axon.scale, [40, 4, 4])
+    np.testing.assert_allclose(axon.data[0], [3, 20, 10])
+    assert str(axon.units[0]) in ("nanometer", "nm")
