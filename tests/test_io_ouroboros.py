@@ -26,15 +26,34 @@ from napari_backproject.io.ouroboros import (
 
 
 # ----------------------------------------------------- reference (from formulas)
-def ref_rects(pts_xyz, W, H, dist=1.0):
-    """Ouroboros equidistant slicing: rects (n, 4, 3), voxel x, y, z."""
+def _ref_adaptive(tck, total, dist, ratio):
+    """Ouroboros adaptive parameters (arc length + curvature mix)."""
+    n = int(total / dist) + 1
+    x = np.linspace(0, 1, 10 * n)
+    d1 = np.array(splev(x, tck, der=1))  # (3, m)
+    d2 = np.array(splev(x, tck, der=2))
+    arc = np.cumsum(np.sqrt((d1**2).sum(0)) * np.diff(x, prepend=0))
+    # its curvature divides by the Frobenius norm of all derivatives, cubed
+    kappa = np.sqrt((np.cross(d1.T, d2.T) ** 2).sum(1)) / np.sqrt((d1**2).sum()) ** 3
+    curv = np.cumsum(kappa * np.sqrt((d1**2).sum()))
+    w = ratio / (1 + ratio)
+    hybrid = (1 - w) * arc / arc[-1] + w * curv / curv[-1]
+    return np.interp(np.linspace(0, 1, n), hybrid, x)
+
+
+def ref_rects(pts_xyz, W, H, dist=1.0, adaptive=False, ratio=0.5):
+    """Ouroboros slicing: rects (n, 4, 3), voxel x, y, z."""
     _, first = np.unique(pts_xyz.round(2), axis=0, return_index=True)
     pts = pts_xyz[sorted(first)]
     tck, u = splprep([pts[:, 0], pts[:, 1], pts[:, 2]], k=3)
     speed = np.linalg.norm(np.array(splev(u, tck, der=1)), axis=0)
     arc = np.cumsum(speed * np.diff(u, prepend=0))
-    n = int(np.floor(arc[-1] / dist)) + 1
-    t = np.interp(np.linspace(0, arc[-1], n), arc, u)
+    if adaptive:
+        t = _ref_adaptive(tck, arc[-1], dist, ratio)
+    else:
+        n = int(np.floor(arc[-1] / dist)) + 1
+        t = np.interp(np.linspace(0, arc[-1], n), arc, u)
+    n = len(t)
     P = np.array(splev(t, tck)).T
     d = np.array(splev(t, tck, der=1)).T
     T = d / np.linalg.norm(d, axis=1)[:, None]
@@ -168,13 +187,17 @@ def test_unknown_keys_are_listed(tmp_path):
 
 
 # ------------------------------------------------------------- exact planes
-@pytest.mark.parametrize("W,H", [(24, 24), (25, 19)])
-def test_rebuilt_planes_match_ouroboros_formulas(small_helix, W, H):
+@pytest.mark.parametrize(
+    "W,H,adaptive", [(24, 24, False), (25, 19, False), (20, 20, True)]
+)
+def test_rebuilt_planes_match_ouroboros_formulas(small_helix, W, H, adaptive):
     pts = small_helix.points
     g = ouroboros_geometry(
-        _slice_options(W, H), _ng_state(pts), source_shape=small_helix.volume.shape
+        _slice_options(W, H, adaptive=adaptive),
+        _ng_state(pts),
+        source_shape=small_helix.volume.shape,
     )
-    rects = ref_rects(pts[:, ::-1], W, H)
+    rects = ref_rects(pts[:, ::-1], W, H, adaptive=adaptive)
     assert g.n_slices == len(rects)
     ours = g.world_coordinates()  # (3, n, H, W), z y x voxel units
     for i in (0, len(rects) // 2, len(rects) - 1):

@@ -91,3 +91,20 @@ def test_ouroboros_geometry_with_unequal_pixel_pitch_round_trips():
     np.testing.assert_allclose(
         to_straightened(from_straightened(p, g), g), p, atol=1e-6
     )
+
+
+def test_closed_loop_round_trip_across_the_seam():
+    t = np.linspace(0, 2 * np.pi, 9)[:-1]
+    ring = np.c_[20 + 3 * np.sin(2 * t), 20 + 12 * np.sin(t), 20 + 12 * np.cos(t)]
+    g = make_slice_geometry(
+        ring,
+        source_shape=(40, 40, 40),
+        source_dtype="uint8",
+        width=5,
+        height=5,
+        closed=True,
+    )
+    p = np.array([[g.n_slices - 0.3, 2.0, 1.5], [0.2, 3.0, 2.5], [5.5, 1.0, 4.0]])
+    np.testing.assert_allclose(
+        to_straightened(from_straightened(p, g), g), p, atol=1e-6
+    )

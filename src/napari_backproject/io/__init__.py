@@ -6,5 +6,6 @@ Examples
 """
 
 from .neuroglancer import read_neuroglancer, write_neuroglancer
+from .ouroboros import read_ouroboros_options
 
-__all__ = ["read_neuroglancer", "write_neuroglancer"]
+__all__ = ["read_neuroglancer", "read_ouroboros_options", "write_neuroglancer"]
