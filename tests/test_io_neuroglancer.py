@@ -42,10 +42,12 @@ def test_points_are_zyx_with_world_scale():
     xyz = np.array([[10, 20, 3], [12, 22, 5], [15, 21, 7]], float)
     s = read_neuroglancer(_state(xyz))
     lay = s["axon"]
-    np.testing.assert_array_equal(lay.points, xyz[:, ::-1])
+    np.testing.assert_array_equal(lay.raw, xyz[:, ::-1])
+    # Neuroglancer's voxel origin is its corner: napari index = stored - 0.5
+    np.testing.assert_array_equal(lay.points, xyz[:, ::-1] - 0.5)
     np.testing.assert_allclose(lay.scale, [40, 4, 4])
     assert lay.unit == "nm"
-    np.testing.assert_allclose(lay.world, xyz[:, ::-1] * [40, 4, 4])
+    np.testing.assert_allclose(lay.world, (xyz[:, ::-1] - 0.5) * [40, 4, 4])
     assert s.image_source == "zarr://gs://b/em"  # Ouroboros's rewriting of |zarr2:
     assert s.layer_names == ["em", "axon"]
 
@@ -54,13 +56,13 @@ def test_dimension_order_other_than_xyz():
     st = _state([[1, 2, 3], [4, 5, 6]])
     st["dimensions"] = {"z": [4e-8, "m"], "y": [4e-9, "m"], "x": [4e-9, "m"]}
     lay = read_neuroglancer(st)["axon"]
-    np.testing.assert_array_equal(lay.points, [[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(lay.raw, [[1, 2, 3], [4, 5, 6]])
     np.testing.assert_allclose(lay.scale, [40, 4, 4])
 
 
 def test_legacy_state_without_dimensions_is_voxel_indices():
     lay = read_neuroglancer(_state([[1, 2, 3], [4, 5, 6]], dims=False))["axon"]
-    np.testing.assert_array_equal(lay.points, [[3, 2, 1], [6, 5, 4]])
+    np.testing.assert_array_equal(lay.raw, [[3, 2, 1], [6, 5, 4]])
     np.testing.assert_array_equal(lay.scale, [1, 1, 1])
     assert lay.unit == "pixel"
 
@@ -73,7 +75,7 @@ def test_legacy_dict_layers_point_annotation():
         },
     }
     lay = read_neuroglancer(st)["trace"]
-    np.testing.assert_array_equal(lay.points[0], [3, 2, 1])
+    np.testing.assert_array_equal(lay.raw[0], [3, 2, 1])
     np.testing.assert_allclose(lay.scale, [40, 4, 4])
 
 
@@ -173,5 +175,5 @@ def test_file_open_adds_points_layers_with_scale(make_napari_viewer, tmp_path):
     axon = viewer.layers["axon"]
     assert type(axon).__name__ == "Points"
     np.testing.assert_allclose(axon.scale, [40, 4, 4])
-    np.testing.assert_allclose(axon.data[0], [3, 20, 10])
+    np.testing.assert_allclose(axon.data[0], [2.5, 19.5, 9.5])
     assert str(axon.units[0]) in ("nanometer", "nm")

@@ -96,7 +96,8 @@ def ref_grid(rect, W, H):
     return u[None, :, :] + v[:, None, :] - rect[0]
 
 
-def _ng_state(points_zyx):
+def _ng_state(points_zyx, offset=0.0):
+    """Neuroglancer stores x, y, z with the voxel origin at its corner (+0.5)."""
     return {
         "layers": [
             {"type": "image", "name": "em", "source": "precomputed://gs://b/em"},
@@ -104,7 +105,8 @@ def _ng_state(points_zyx):
                 "type": "annotation",
                 "name": "trace",
                 "annotations": [
-                    {"type": "point", "point": p[::-1].tolist()} for p in points_zyx
+                    {"type": "point", "point": (p[::-1] + offset).tolist()}
+                    for p in points_zyx
                 ],
             },
         ]
@@ -279,7 +281,7 @@ def run_files(tmp_path_factory):
 
     s = helix_neurite(shape=(48, 96, 96), scale=(2.0, 1.0, 1.0), radius=8.0, turns=1.5)
     d = tmp_path_factory.mktemp("run")
-    state = _ng_state(s.points)
+    state = _ng_state(s.points, offset=0.5)
     state["dimensions"] = {"x": [1e-6, "m"], "y": [1e-6, "m"], "z": [2e-6, "m"]}
     (d / "ng.json").write_text(json.dumps(state))
     opts = _slice_options(23, 23, adaptive=True)

@@ -81,7 +81,8 @@ def from_straightened(points: Any, geometry: Any) -> np.ndarray:
         ok = np.isfinite(s)
         s = np.mod(s, n)
     else:
-        ok = np.isfinite(s) & (s >= -0.5) & (s <= n - 0.5)
+        eps = 1e-9  # rounding at the caps' outer faces
+        ok = np.isfinite(s) & (s >= -0.5 - eps) & (s <= n - 0.5 + eps)
     if n == 1:
         i = np.zeros(s.shape, dtype=np.int64)
         f = np.zeros_like(s)
@@ -200,11 +201,12 @@ def _to_block(p: np.ndarray, g: SliceGeometry) -> np.ndarray:
             cand_s.append(si[keep].astype(np.float64))
             cand_t.append(np.clip(t[keep], 0.0, 1.0))
     if not closed:  # end caps: half a spacing beyond the first / last plane
-        for k, lo, hi in ((0, -D / 2, 0.0), (n - 1, 0.0, D / 2)):
+        tol = 1e-9 * D  # the cap's outer face belongs to it despite rounding
+        for k, lo, hi in ((0, -D / 2 - tol, 0.0), (n - 1, 0.0, D / 2 + tol)):
             dk = d[:, k]
             sel = fin & (dk >= lo) & ((dk < hi) if k == 0 else (dk <= hi))
             if n == 1 and k == n - 1:
-                sel = fin & (dk >= -D / 2) & (dk <= D / 2)
+                sel = fin & (dk >= -D / 2 - tol) & (dk <= D / 2 + tol)
             pi = np.flatnonzero(sel)
             cand_p.append(pi)
             cand_s.append(np.full(pi.size, float(k)))

@@ -272,7 +272,7 @@ def ouroboros_geometry(
     state = read_neuroglancer(neuroglancer)
     name = o.output["annotation_layer"]
     layer = state[name] if name else state.annotations[0]
-    pts_xyz = layer.points[:, ::-1]
+    pts_xyz = layer.raw[:, ::-1]  # Ouroboros uses the stored values as indices
     if o.output["annotation_mip_level"] != o.output["output_mip_level"]:
         if mip_factors is None:
             raise ValueError(

@@ -4,10 +4,13 @@
 button of Neuroglancer exports, and the one Ouroboros reads) and returns each
 point-annotation layer's points in napari order ``(z, y, x)``:
 
-- ``points`` are in the state's coordinate *indices* (what Neuroglancer
-  stores in ``annotations[i]["point"]``, reversed to ``z, y, x``); with the
-  layer's ``scale`` they give world positions, exactly like an image layer
-  opened with the same ``scale``.
+- ``points`` are voxel indices in napari's convention (what Neuroglancer
+  stores in ``annotations[i]["point"]``, reversed to ``z, y, x``, minus
+  0.5: Neuroglancer puts the origin of a voxel at its corner, so the centre
+  of voxel ``i`` is ``i + 0.5`` there, while napari and SciPy put it at
+  ``i``); with the layer's ``scale`` they give world positions, exactly like
+  an image layer opened with the same ``scale``. ``raw`` keeps the stored
+  values (``z, y, x``), which is what Ouroboros uses as voxel indices.
 - ``scale`` and ``unit`` come from the state's ``dimensions`` (or the
   annotation source's ``transform.outputDimensions``), e.g. ``{"x": [4e-9,
   "m"], ...}`` -> scale 4 in ``"nm"``. A state without ``dimensions`` (the
@@ -44,6 +47,8 @@ __all__ = [
     "write_neuroglancer",
 ]
 
+#: Neuroglancer voxel i spans [i, i + 1): its centre is napari's index + 0.5
+_HALF = 0.5
 _ANNOTATION_TYPES = ("annotation", "pointAnnotation", "annotations")
 _PREFIX = {1e-9: "nm", 1e-6: "um", 1e-3: "mm", 1.0: "m"}
 
@@ -57,11 +62,14 @@ class NeuroglancerLayer:
     name : str
         Layer name.
     points : (N, 3) ndarray
-        Points in coordinate indices, ``(z, y, x)``.
+        Voxel indices ``(z, y, x)``, napari convention (voxel centres at
+        integers): ``raw - 0.5``.
     scale : (3,) ndarray
         World size of one coordinate index, ``(z, y, x)``, in ``unit``.
     unit : str
         ``"nm"``, ``"um"``, ... or ``"pixel"`` when the state has no units.
+    raw : (N, 3) ndarray
+        The stored Neuroglancer coordinates, ``(z, y, x)``.
 
     Examples
     --------
@@ -74,6 +82,7 @@ class NeuroglancerLayer:
     points: np.ndarray
     scale: np.ndarray
     unit: str
+    raw: np.ndarray | None = None
 
     @property
     def world(self) -> np.ndarray:
@@ -105,8 +114,8 @@ class NeuroglancerState:
     >>> s = read_neuroglancer({"layers": [{"type": "annotation", "name": "p",
     ...     "annotations": [{"type": "point", "point": [0, 0, 0]},
     ...                     {"type": "point", "point": [1, 2, 3]}]}]})
-    >>> s["p"].points.tolist()
-    [[0.0, 0.0, 0.0], [3.0, 2.0, 1.0]]
+    >>> s["p"].raw.tolist(), s["p"].points.tolist()[1]
+    ([[0.0, 0.0, 0.0], [3.0, 2.0, 1.0]], [2.5, 1.5, 0.5])
     """
 
     annotations: list[NeuroglancerLayer]
@@ -286,8 +295,8 @@ def read_neuroglancer(path_or_dict: str | os.PathLike | dict) -> NeuroglancerSta
     ...          "layers": [{"type": "image", "name": "em",
     ...                      "source": "precomputed://gs://bucket/em"},
     ...                     {"type": "annotation", "name": "axon", "annotations": [
-    ...                         {"type": "point", "point": [10, 20, 3]},
-    ...                         {"type": "point", "point": [12, 22, 5]}]}]}
+    ...                         {"type": "point", "point": [10.5, 20.5, 3.5]},
+    ...                         {"type": "point", "point": [12.5, 22.5, 5.5]}]}]}
     >>> s = read_neuroglancer(state)
     >>> s["axon"].points[0].tolist(), s["axon"].scale.tolist(), s["axon"].unit
     ([3.0, 20.0, 10.0], [40.0, 4.0, 4.0], 'nm')
@@ -347,7 +356,7 @@ def read_neuroglancer(path_or_dict: str | os.PathLike | dict) -> NeuroglancerSta
                 f"{where}: annotation layer {name!r} has {len(distinct)} distinct "
                 "point(s); a path needs at least 2. Add points along the structure."
             )
-        out.append(NeuroglancerLayer(name, pts, scale, unit))
+        out.append(NeuroglancerLayer(name, pts - _HALF, scale, unit, raw=pts))
     if not out:
         found = ", ".join(f"{n!r} ({types[n]})" for n in names) or "none"
         raise ValueError(
@@ -427,8 +436,8 @@ def _quat_xyzw(m: np.ndarray) -> np.ndarray:
 def flythrough(geometry: Any) -> list[dict]:
     """Per-plane ``position`` and ``crossSectionOrientation`` for Neuroglancer.
 
-    Positions are plane centres in the source's voxel coordinates ``(x, y,
-    z)``; orientations are quaternions ``(x, y, z, w)`` of the rotation with
+    Positions are plane centres in Neuroglancer coordinates ``(x, y, z)``
+    (voxel index + 0.5); orientations are quaternions ``(x, y, z, w)`` of the rotation with
     rows ``e_u, e_v, e_u x e_v`` (in ``x, y, z``), the form Ouroboros's
     ``geometry --include-ng`` writes to ``<name>_ng.json``.
 
@@ -439,12 +448,12 @@ def flythrough(geometry: Any) -> list[dict]:
     ...                         source_dtype="uint8", width=3, height=3)
     >>> f = flythrough(g)
     >>> len(f), f[0]["position"]
-    (5, [5.0, 5.0, 0.0])
+    (5, [5.5, 5.5, 0.5])
     """
     from ..slice_geometry import SliceGeometry
 
     g = SliceGeometry.coerce(geometry)
-    centers = ((g.centers - g.translate) / g.scale)[:, ::-1]
+    centers = ((g.centers - g.translate) / g.scale)[:, ::-1] + _HALF
     eu = (g.e_u / g.scale)[:, ::-1]
     ev = (g.e_v / g.scale)[:, ::-1]
     eu /= np.linalg.norm(eu, axis=1, keepdims=True)
@@ -512,7 +521,7 @@ def write_neuroglancer(
     layers: list[dict] = []
     if image_source:
         layers.append({"type": "image", "name": "image", "source": image_source})
-    path_pts = g.path[:, ::-1]
+    path_pts = g.path[:, ::-1] + _HALF
     layers.append(
         {
             "type": "annotation",
