@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from napari_backproject.io._ng_reader import get_reader
 from napari_backproject.io.neuroglancer import (
     flythrough,
-    get_reader,
     is_neuroglancer_state,
     open_source,
     read_neuroglancer,
