@@ -30,6 +30,8 @@ from .slice_geometry import SliceGeometry
 __all__ = ["from_straightened", "to_straightened"]
 
 _BLOCK = 2048
+#: points x planes per block (the signed-distance table, 8 bytes each)
+_PAIRS = 2**21
 
 
 def _points(points: Any, name: str) -> np.ndarray:
@@ -169,8 +171,9 @@ def to_straightened(points: Any, geometry: Any) -> np.ndarray:
     g = SliceGeometry.coerce(geometry)
     p = _points(points, "points")
     out = np.full(p.shape, np.nan)
-    for a in range(0, len(p), _BLOCK):
-        out[a : a + _BLOCK] = _to_block(p[a : a + _BLOCK], g)
+    block = max(1, min(_BLOCK, _PAIRS // g.n_slices))  # points x planes bounded
+    for a in range(0, len(p), block):
+        out[a : a + block] = _to_block(p[a : a + block], g)
     return out
 
 
