@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # the module as soon as someone imports ``napari_backproject.straighten``.
 from . import data
 from .backproject import backproject, placement, write_backprojection
+from .mapping import from_straightened, to_straightened
 from .slice_geometry import SliceGeometry
 from .straighten import save_straightened, straighten
 from .tomography import (
@@ -35,6 +36,7 @@ __all__ = [
     "SliceGeometry",
     "backproject",
     "data",
+    "from_straightened",
     "iradon",
     "iradon_sart",
     "iradon_sart_iter",
@@ -44,6 +46,7 @@ __all__ = [
     "radon_stack",
     "save_straightened",
     "straighten",
+    "to_straightened",
     "write_backprojection",
 ]
 

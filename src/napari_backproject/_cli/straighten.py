@@ -51,11 +51,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("volume", help="input volume: 3D TIFF (Z, Y, X), read lazily")
     p.add_argument(
         "--path",
-        required=True,
-        help="ordered path points (.csv or .json), voxel coordinates z, y, x",
+        default=None,
+        help="ordered path points (.csv or .json), voxel coordinates z, y, x; "
+        "or a Neuroglancer state (.json) with a point-annotation layer",
     )
-    p.add_argument("--width", type=_positive(int), required=True, help="pixels (u)")
-    p.add_argument("--height", type=_positive(int), required=True, help="pixels (v)")
+    p.add_argument("--width", type=_positive(int), default=None, help="pixels (u)")
+    p.add_argument("--height", type=_positive(int), default=None, help="pixels (v)")
+    p.add_argument(
+        "--ouroboros-options",
+        default=None,
+        metavar="F",
+        help="an Ouroboros <name>-slice-options.json: width, height, spacing, "
+        "closed and (unless --path) the points of its Neuroglancer state; "
+        "options given here win",
+    )
     p.add_argument(
         "--spacing",
         type=_positive(float),
@@ -105,13 +114,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Straighten ``args.volume`` along ``args.path`` and write the result."""
+    from ..io.ouroboros import straighten_cli_defaults
     from ..io.paths import read_path
     from ..io.tiff import read_tiff
     from ..straighten import save_straightened, straighten
 
     volume_file = existing_file(args.volume)
-    path_file = existing_file(args.path)
     out = output_path(args.output)
+    straighten_cli_defaults(args)  # fills path/width/height/... from Ouroboros
+    path_file = existing_file(args.path)
     if args.smoothing < 0:
         raise ValueError(f"--smoothing must be >= 0; got {args.smoothing}.")
     volume, meta = read_tiff(volume_file)
@@ -122,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         )
     scale = args.scale if args.scale is not None else meta.get("scale")
     translate = args.translate if args.translate is not None else meta.get("translate")
-    points = read_path(path_file)
+    if args.spacing_voxels:  # Ouroboros's distance between slices, in voxels
+        args.spacing = args.spacing_voxels * min(scale or (1.0,))
+    points = args.points if args.points is not None else read_path(path_file)
     data, geometry = straighten(
         volume,
         points,
