@@ -17,6 +17,7 @@ into garbage: non-finite values, an empty ``theta`` and a non-positive
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ import numpy as np
 
 from ._fbp_filter import filtered_projections
 from ._progress import ProgressCallback, report
+from ._threads import thread_budget, usable_cpus
 from .kernels.fbp import (
     CUBIC,
     HAVE_PERMUTE,
@@ -58,17 +60,41 @@ __all__ = [
 
 _FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", None)
 _INTERPOLATIONS = ("linear", "nearest", "cubic")
-_FFT_WORKERS = max(1, os.cpu_count() or 1)
 _SART_REPORT_EVERY = 16
 # below this many pixel-angle updates a call runs on one thread: starting and
 # synchronising threads costs more than it saves (and a lot on a busy machine)
 _PARALLEL_MIN_WORK = 4_000_000
 
 
-def _use_threads(parallel: bool | None, work: int) -> bool:
-    if parallel is None:
-        return work >= _PARALLEL_MIN_WORK
-    return bool(parallel)
+def _use_threads(parallel: bool | None, work: int) -> int:
+    """Threads for a numba ``prange`` kernel: 1 runs the serial kernel.
+
+    ``None`` decides from the work and :func:`thread_budget` (the CPUs this
+    process may use, numba's thread count, 1 in a dask worker's task);
+    ``True`` uses the budget, ``False`` one thread.
+    """
+    if parallel is None and work < _PARALLEL_MIN_WORK:
+        return 1
+    return thread_budget() if (parallel is None or parallel) else 1
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int):
+    """Run numba's parallel kernels on at most ``threads`` threads.
+
+    numba's thread count is per calling thread; it is restored after.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    if threads >= before:
+        yield
+        return
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------
@@ -279,8 +305,10 @@ def radon(
     mats = mats.astype(dtype).astype(np.float64)
 
     out = np.empty((len(theta), size), dtype=dtype)
-    if _use_threads(parallel, size * size * len(theta)):
-        radon_project(work, mats, size, off_r, off_c, support, slabs, out)
+    threads = _use_threads(parallel, size * size * len(theta))
+    if threads > 1:
+        with _numba_threads(threads):
+            radon_project(work, mats, size, off_r, off_c, support, slabs, out)
     else:
         radon_project_serial(work, mats, size, off_r, off_c, support, slabs, out)
     return np.ascontiguousarray(out.T)
@@ -389,7 +417,7 @@ def iradon(
         reach = radius * (1.0 if circle else np.sqrt(2.0)) + 2.0
     # one FFT worker on the serial path (stacks run slices side by side)
     filtered, _, _ = filtered_projections(
-        radon_image, filter_name, circle, reach, _FFT_WORKERS if threads else 1
+        radon_image, filter_name, circle, reach, threads
     )
     n_det = filtered.shape[1]
 
@@ -419,18 +447,12 @@ def iradon(
         table = np.ascontiguousarray(spline.c.transpose(2, 1, 0)).reshape(
             filtered.shape[0], -1
         )
-    run = backproject if threads else backproject_serial
-    run(
-        kind,
-        table,
-        cos_a,
-        sin_a,
-        n_det,
-        radius,
-        bool(circle),
-        reconstructed,
-        HAVE_PERMUTE,
-    )
+    args = (kind, table, cos_a, sin_a, n_det, radius, bool(circle), reconstructed)
+    if threads > 1:
+        with _numba_threads(threads):
+            backproject(*args, HAVE_PERMUTE)
+    else:
+        backproject_serial(*args, HAVE_PERMUTE)
     # in place, in scikit-image's order: (reconstructed * pi) / (2 * n)
     reconstructed *= np.pi
     reconstructed /= 2 * angles_count
@@ -548,19 +570,13 @@ class _SartSetup:
         # the image is large enough (measured faster from 128 x 128 on the
         # 2-core dev VM); one thread for small images and when asked
         if parallel is None:
-            parallel = shape[0] >= self._THREADS_MIN_SIZE and (os.cpu_count() or 1) > 1
+            parallel = shape[0] >= self._THREADS_MIN_SIZE and thread_budget() > 1
         self.parallel = bool(parallel)
 
     _THREADS_MIN_SIZE = 128
-    # round trip (ns) of a cache line between the two threads above which
-    # they prefetch the image lines a few rays ahead: ~70-85 ns when the two
-    # vCPUs of the dev VM share a cache, ~340-370 ns when the host places
-    # them apart (one pass at 512^2 then slowed from 0.243 to 0.38 s;
-    # prefetching 6 rays ahead brought that to 0.30 s, and costs ~5%
-    # when they do share a cache, so it is off then)
-    _SLOW_TRIP_NS = 200.0
+    # each thread prefetches the image lines of the ray this many rays
+    # ahead (0: none); always, see _ct/tuning.py for the measurements
     _PREFETCH_RAYS = 6
-    _PING_ROUNDS = 256
     # checks of a barrier (~30 ns each) before a waiting thread yields the CPU
     _SPINS = 20_000
     # row padding (elements) of the working copy: rows of a power-of-two
@@ -636,7 +652,6 @@ class _SartSetup:
             new_record,
             new_ring,
             new_scratch,
-            ping_pong,
             sart_steps,
             update_rows,
         )
@@ -646,6 +661,10 @@ class _SartSetup:
         n = image.shape[0]
         rows = update_rows(n)
         record = new_record(parts, n)
+        record[3][2] = self._PREFETCH_RAYS
+        # never spin on a CPU the other thread needs: with one usable CPU a
+        # waiting thread yields at once
+        spins = self._SPINS if usable_cpus() > 1 else 1
         if do_clip:
             clip_outside(image, lo, hi, rows)
         sync = np.zeros(2, dtype=np.int64)  # [barrier counter, abort]
@@ -659,7 +678,7 @@ class _SartSetup:
             s = step0
             while s < step1:
                 s = sart_steps(
-                    *fixed, *scratch, record, sync, part, parts, s, step1, self._SPINS
+                    *fixed, *scratch, record, sync, part, parts, s, step1, spins
                 )
                 if s < 0:
                     return False
@@ -667,30 +686,16 @@ class _SartSetup:
                     relax()
             return True
 
-        pong = np.zeros(2, dtype=np.int64)  # [counter, abort] of the ping-pong
-        go = threading.Event()
-
         def helper():
             try:
-                ping_pong(pong, 1, self._PING_ROUNDS, 100 * self._SPINS)
-                go.wait()
                 run(1, (new_ring(n), new_scratch(n)), 0, 2 * len(thetas))
             except BaseException as exc:  # a kernel failed: stop this thread too
                 failed.append(exc)
                 sync[1] = 1
 
-        ping_pong(pong, 0, 0, 1)  # load the kernel before the helper needs it
         thread = threading.Thread(target=helper, name="sart-helper", daemon=True)
         thread.start()
         try:
-            # how far apart the two threads' cores are decides the prefetch
-            t0 = time.perf_counter()
-            rounds = ping_pong(pong, 0, self._PING_ROUNDS, 100 * self._SPINS)
-            trip = (time.perf_counter() - t0) / max(rounds, 1) * 1e9
-            pong[1] = 1  # the helper stops waiting if this side gave up
-            slow = rounds < self._PING_ROUNDS or trip > self._SLOW_TRIP_NS
-            record[3][2] = self._PREFETCH_RAYS if slow else 0
-            go.set()
             scratch = (new_ring(n), new_scratch(n))
             for start in range(0, len(thetas), _SART_REPORT_EVERY):
                 stop = min(len(thetas), start + _SART_REPORT_EVERY)
@@ -701,8 +706,6 @@ class _SartSetup:
             sync[1] = 1  # the helper stops at its next barrier
             raise
         finally:
-            pong[1] = 1
-            go.set()
             thread.join()
         if failed:
             raise failed[0]
