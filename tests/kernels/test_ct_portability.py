@@ -23,7 +23,11 @@ import pytest
 CT_KERNEL_MODULES = (
     "napari_backproject.kernels.radon",
     "napari_backproject.kernels.fbp",
-    "napari_backproject.kernels.tomo_sart",
+    "napari_backproject.kernels.sart.geometry",
+    "napari_backproject.kernels.sart.raysums",
+    "napari_backproject.kernels.sart.scatter",
+    "napari_backproject.kernels.sart.rays",
+    "napari_backproject.kernels.sart.drivers",
 )
 
 # Runs every CT path at a small size (radon both ways, FBP with every
@@ -71,7 +75,7 @@ for name in MODULES:
             sigs[name, attr] = list(d.signatures)
 with open(sys.argv[-1] if len(sys.argv) > 1 else OUT, "wb") as fh:
     pickle.dump(sigs, fh)
-from napari_backproject.kernels import _simd as simd
+from napari_backproject.kernels.llvm import simd
 print("PERMUTE", simd.HAVE_PERMUTE)
 """
 
@@ -203,7 +207,7 @@ def test_simd_follows_the_compile_target(run_fresh_numba):
     when only NUMBA_CPU_NAME is set (numba's rule), explicit features
     when given."""
     script = (
-        "from napari_backproject.kernels import _simd as simd; print(simd.HAVE_PERMUTE)"
+        "from napari_backproject.kernels.llvm import simd; print(simd.HAVE_PERMUTE)"
     )
     assert "True" in run_fresh_numba(
         script, NUMBA_CPU_NAME="znver4", NUMBA_CPU_FEATURES=""
