@@ -2,7 +2,7 @@
 
 :class:`SartSetup` validates the inputs once (as scikit-image's
 ``iradon_sart`` does) and runs passes over all angles in place, on the
-calling thread (:func:`..kernels.sart.sart_angles_serial`) or on two
+calling thread or on two
 threads (:func:`..kernels.sart.sart_steps`). Thread counts come from
 :mod:`.._threads`; the constants and their measurements are in
 :mod:`.tuning`.
@@ -14,7 +14,6 @@ import functools
 import os
 import threading
 import time
-from collections import namedtuple
 from warnings import warn
 
 import numpy as np
@@ -30,7 +29,6 @@ from ..kernels.sart import (
     new_record,
     new_ring,
     new_scratch,
-    sart_angles_serial,
     sart_steps,
     update_rows,
 )
@@ -39,9 +37,6 @@ from . import tuning
 from .validate import as_2d_array, check_finite, check_theta
 
 __all__ = ["SartSetup", "golden_order"]
-
-# the angles of one pass, in the order they are applied, and the clip range
-_Angles = namedtuple("_Angles", "thetas_deg projections shifts lo hi do_clip")
 
 
 def golden_order(theta: np.ndarray) -> np.ndarray:
@@ -169,40 +164,46 @@ class SartSetup:
         zero = self.dtype.type(0)
         do_clip = self.clip is not None
         order = self.order
-        angles = _Angles(
+        parts = 2 if self.parallel else 1  # tuning.SART_MAX_THREADS
+        job = SartJob(
+            image=image,
             thetas_deg=np.ascontiguousarray(self.theta[order]),
             projections=np.ascontiguousarray(self.projections[order]),
             shifts=np.ascontiguousarray(self.shifts[order]),
+            relaxation=self.relaxation,
             lo=self.clip[0] if do_clip else zero,
             hi=self.clip[1] if do_clip else zero,
             do_clip=do_clip,
+            rows=update_rows(n),
+            windows=self.windows,
+            record=new_record(parts, n),
+            sync=np.zeros(2, dtype=np.int64),  # [barrier counter, abort]
+            parts=parts,
         )
+        if do_clip:
+            clip_outside(image, job.lo, job.hi, job.rows)
         try:
             if self.parallel:
-                self._iterate_threads(image, angles, progress, done, total)
+                self._iterate_threads(job, progress, done, total)
             else:
-                self._iterate_serial(image, angles, progress, done, total)
+                self._iterate_serial(job, progress, done, total)
         finally:
             self.image[...] = image[:, :n]
 
-    def _iterate_serial(self, image, angles, progress, done: int, total: int) -> None:
-        n = len(angles.thetas_deg)
-        for start in range(0, n, tuning.SART_REPORT_EVERY):
-            stop = min(n, start + tuning.SART_REPORT_EVERY)
-            sart_angles_serial(
-                image,
-                angles.thetas_deg[start:stop],
-                angles.projections[start:stop],
-                angles.shifts[start:stop],
-                self.relaxation,
-                angles.lo,
-                angles.hi,
-                angles.do_clip,
-                self.windows,
-            )
+    @staticmethod
+    def _iterate_serial(job: SartJob, progress, done: int, total: int) -> None:
+        """All angles on the calling thread: the two-thread driver with one
+        part (no barrier waits, no recorded rays; the same compiled code as
+        the threaded path, so either path compiles both)."""
+        n = job.image.shape[0]
+        n_angles = len(job.thetas_deg)
+        mine = SartThread(0, new_ring(n), new_scratch(n))
+        for start in range(0, n_angles, tuning.SART_REPORT_EVERY):
+            stop = min(n_angles, start + tuning.SART_REPORT_EVERY)
+            sart_steps(job, mine, 2 * start, 2 * stop, 1)
             report(progress, done + stop, total)
 
-    def _iterate_threads(self, image, angles, progress, done: int, total: int) -> None:
+    def _iterate_threads(self, job: SartJob, progress, done: int, total: int) -> None:
         """Two threads (this one and a helper) split the rays of every angle.
 
         Per angle: each thread adds the updates of its half of the rays to
@@ -217,30 +218,12 @@ class SartSetup:
         helper returns at its next barrier (and the other way round if the
         helper fails). Never more than two threads (``tuning.SART_MAX_THREADS``).
         """
-        n = image.shape[0]
-        n_angles = len(angles.thetas_deg)
-        parts = 2  # tuning.SART_MAX_THREADS: this thread and one helper
-        job = SartJob(
-            image=image,
-            thetas_deg=angles.thetas_deg,
-            projections=angles.projections,
-            shifts=angles.shifts,
-            relaxation=self.relaxation,
-            lo=angles.lo,
-            hi=angles.hi,
-            do_clip=angles.do_clip,
-            rows=update_rows(n),
-            windows=self.windows,
-            record=new_record(parts, n),
-            sync=np.zeros(2, dtype=np.int64),  # [barrier counter, abort]
-            parts=parts,
-        )
+        n = job.image.shape[0]
+        n_angles = len(job.thetas_deg)
         job.record.state[S_AHEAD] = self.prefetch_rays
         # never spin on a CPU the other thread needs: with one usable CPU a
         # waiting thread yields at once
         spins = self.spins if usable_cpus() > 1 else 1
-        if job.do_clip:
-            clip_outside(job.image, job.lo, job.hi, job.rows)
         failed: list[BaseException] = []
         relax = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 

@@ -30,9 +30,9 @@ def test_sart_kernels_padded_rows_and_prange_agree():
     shifts = np.full(12, 0.3)
     win = ks.hamming_windows(n, 0.0)
     flat = np.zeros((n, n))
-    ks.sart_angles_serial(flat, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
+    reference.sart_angles_serial(flat, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
     padded = np.zeros((n, n + 5))
-    ks.sart_angles_serial(padded, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
+    reference.sart_angles_serial(padded, theta, proj, shifts, 0.2, 0.0, 0.5, True, win)
     np.testing.assert_array_equal(padded[:, :n], flat)
     assert not padded[:, n:].any()
     prange = np.zeros((n, n))
@@ -56,7 +56,7 @@ def test_sart_steps_barrier_and_resume():
     shifts[::2] = 0.0  # mirrored pairs and ray ranges, angle by angle
     win = ks.hamming_windows(n, 0.0)
     ref = np.zeros((n, n + 3))
-    ks.sart_angles_serial(ref, theta, proj, shifts, 0.2, 0.0, 0.4, True, win)
+    reference.sart_angles_serial(ref, theta, proj, shifts, 0.2, 0.0, 0.4, True, win)
     rows = ks.update_rows(n)
     for spins in (1, 1 << 30):
         img = np.zeros((n, n + 3))
@@ -108,7 +108,7 @@ def test_sart_steps_any_thread_count_matches_serial(parts, n, shifted, clip):
     win = ks.hamming_windows(n, 0.0)
     rows = ks.update_rows(n)
     ref = np.zeros((n, n + 2))
-    ks.sart_angles_serial(ref, theta, proj, shifts, 0.3, 0.0, hi, clip, win)
+    reference.sart_angles_serial(ref, theta, proj, shifts, 0.3, 0.0, hi, clip, win)
     img = np.zeros((n, n + 2))
     if clip:
         ks.clip_outside(img, 0.0, hi, rows)

@@ -17,11 +17,11 @@ The package, in the order a ray's update flows through it:
   partly in LLVM vector IR;
 * :mod:`.rays` -- phase 1 of an angle: rays summed and updated in place,
   ``LAG`` rays behind (no update buffer); one thread's share;
-* :mod:`.drivers` -- all angles on one thread (:func:`sart_angles_serial`)
-  or on several with spin barriers (:func:`sart_steps`, :class:`SartJob`,
+* :mod:`.drivers` -- all angles on one or several threads, with spin
+  barriers between the phases (:func:`sart_steps`, :class:`SartJob`,
   :class:`SartThread`);
-* :mod:`.reference` -- scalar twins, a ``prange`` driver and a cache-line
-  ping-pong, for tests and benchmarks only.
+* :mod:`.reference` -- scalar twins, a plain serial driver, a ``prange``
+  driver and a cache-line ping-pong, for tests and benchmarks only.
 
 Mirrored pairs: without a projection shift, ray ``2c - r`` (``c = n // 2``)
 passes through the points of ray ``r`` reflected about the rotation centre,
@@ -34,7 +34,7 @@ threads at once (with distinct images and scratch arrays). Nothing here
 knows napari, dask or files.
 """
 
-from .drivers import SartJob, SartThread, sart_angles_serial, sart_apply, sart_steps
+from .drivers import SartJob, SartThread, sart_apply, sart_steps
 from .geometry import (
     GAP_RAYS,
     LAG,
@@ -69,7 +69,6 @@ __all__ = [
     "new_ring",
     "new_scratch",
     "pair_split",
-    "sart_angles_serial",
     "sart_apply",
     "sart_rays",
     "sart_steps",

@@ -1,7 +1,7 @@
-"""SART drivers: one thread (:func:`sart_angles_serial`) or several
-(:func:`sart_apply`, :func:`sart_steps`).
+"""SART drivers: all angles of a pass on one thread or several
+(:func:`sart_steps`; the library runs it with one part on one thread).
 
-On several threads every angle is two phases separated by barriers:
+Every angle is two phases separated by barriers:
 :func:`.rays.sart_rays` (each thread its share of the rays; the
 ``GAP_RAYS`` rays at either end of a share are only summed and recorded, so
 no two threads touch the same pixel) and :func:`sart_apply` (the recorded
@@ -27,76 +27,11 @@ from .geometry import (
     S_WIDE,
     _clip_rows,
     _load_ray,
-    clip_outside,
-    new_record,
-    new_ring,
-    update_rows,
 )
 from .rays import sart_rays
 from .scatter import _ray_scatter
 
-__all__ = ["SartJob", "SartThread", "sart_angles_serial", "sart_apply", "sart_steps"]
-
-
-@numba.njit(cache=True, nogil=True)
-def sart_angles_serial(
-    image, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
-):
-    """Apply SART updates for several angles in order, on one thread.
-
-    Parameters
-    ----------
-    image : (M, L) float32/float64 array, C-contiguous, ``L >= M``
-        Current estimate in columns ``[:M]``, updated in place. A row length
-        ``L`` a little over ``M`` (e.g. ``M + 16``) avoids cache conflicts
-        when ``M`` is a power of two.
-    thetas_deg : (A,) array (image dtype)
-        Angles in degrees, in the order they are applied.
-    projections : (A, P) array (image dtype)
-        The matching sinogram columns.
-    shifts : (A,) array (image dtype)
-        The matching projection shifts, in pixels.
-    relaxation : float (image dtype)
-        Relaxation factor.
-    lo, hi : float (image dtype)
-        Clip range, used when ``do_clip``.
-    do_clip : bool
-        Clip the whole image to ``[lo, hi]`` after every angle.
-    windows : 1-D float64 array
-        ``hamming_windows(M, projections[0, 0])``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from napari_backproject.kernels.sart import hamming_windows
-    >>> img = np.zeros((8, 8))
-    >>> sart_angles_serial(img, np.zeros(1), np.ones((1, 8)), np.zeros(1),
-    ...                    0.15, 0.0, 0.0, False, hamming_windows(8, 0.0))
-    >>> bool(img.sum() > 0)
-    True
-    """
-    n = image.shape[0]
-    rows = update_rows(n)
-    if do_clip:
-        clip_outside(image, lo, hi, rows)
-    ring = new_ring(n)
-    record = new_record(1, n)
-    for a in range(thetas_deg.shape[0]):
-        # one share holding every ray: pairs, or rays one by one if shifted
-        sart_rays(
-            image,
-            thetas_deg[a],
-            projections[a],
-            shifts[a],
-            relaxation,
-            windows,
-            ring,
-            record,
-            0,
-            1,
-        )
-        if do_clip:
-            _clip_rows(image, lo, hi, rows, 0, n)
+__all__ = ["SartJob", "SartThread", "sart_apply", "sart_steps"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -155,7 +90,7 @@ def sart_apply(
     Parameters
     ----------
     image, relaxation, lo, hi, do_clip
-        As in :func:`sart_angles_serial`; with ``do_clip``, call
+        As in :func:`.reference.sart_angles_serial`; with ``do_clip``, call
         :func:`clip_outside` once before the first angle.
     rows : tuple
         ``update_rows(M)``.
@@ -192,7 +127,7 @@ def sart_apply(
 
 
 #: What every thread of a threaded SART pass shares (:func:`sart_steps`):
-#: the image and the angles (as in :func:`sart_angles_serial`),
+#: the image and the angles (as in :func:`.reference.sart_angles_serial`),
 #: ``update_rows(M)``, the :class:`.geometry.Record` of the recorded rays,
 #: ``sync`` (``[barrier counter, abort]``, int64 zeros at the start of the
 #: pass) and the number of threads.

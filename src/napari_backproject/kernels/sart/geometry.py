@@ -134,7 +134,11 @@ def hamming_windows(n, proto):
         if h * h + ns < half:
             win = out[h * h : h * h + ns + 1]
             _fill_window(win, ns, proto)
-            out[half + h * h : half + h * h + ns + 1] = win[::-1]
+            # a plain loop: slice assignment from an array compiles numba's
+            # shape-mismatch error message (string formatting, seconds)
+            base = half + h * h
+            for k in range(ns + 1):
+                out[base + k] = win[ns - k]
     return out
 
 

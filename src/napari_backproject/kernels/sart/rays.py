@@ -210,7 +210,7 @@ def sart_rays(
     ``[split[part], split[part + 1])`` and ``2c - r`` (``split`` is
     :func:`pair_split`, in ``record``); with a shift, rays
     ``[part * P // parts, (part + 1) * P // parts)``. It adds their updates
-    to the shared image as :func:`sart_angles_serial` does, except for the
+    to the shared image as :func:`.reference.sart_angles_serial` does, except for the
     rays within ``GAP_RAYS`` of another thread's share: those are summed
     (from the image before this angle's update, as every ray) and recorded,
     and :func:`sart_apply` adds them. No two threads then ever touch a
@@ -222,7 +222,7 @@ def sart_rays(
     ----------
     image : (M, L) array (float32/float64)
         Current estimate, shared by the threads, as in
-        :func:`sart_angles_serial`.
+        :func:`.reference.sart_angles_serial`.
     theta_deg, shift : float (image dtype)
         Angle in degrees and projection shift.
     projection : (P,) array (image dtype)

@@ -1,6 +1,10 @@
 """Reference code used by tests and benchmarks only (not by the library).
 
 Scalar twins of the vector-IR scatters (checked bit for bit against them),
+:func:`sart_angles_serial`, a plain one-thread driver of all angles (the
+reference the threaded driver is tested against; the library runs
+:func:`.drivers.sart_steps` with one part instead, so that one compiled
+driver serves both paths),
 the numba ``prange`` SART driver through an update buffer (one fork/join
 per phase: slow on few cores, kept as an independent check of the in-place
 drivers), and :func:`ping_pong`, the cache-line round trip between two
@@ -16,11 +20,20 @@ import numpy as np
 
 from ..llvm.atomic import atomic_add, spin_until
 from ..llvm.cast import like as _like
-from .geometry import _trig, new_scratch
+from .geometry import (
+    _clip_rows,
+    _trig,
+    clip_outside,
+    new_record,
+    new_ring,
+    new_scratch,
+    update_rows,
+)
+from .rays import sart_rays
 from .raysums import _ray_deviation
 from .scatter import _ray_scatter, _scatter_from, _scatter_pair_from
 
-__all__ = ["ping_pong", "sart_angle_update"]
+__all__ = ["ping_pong", "sart_angle_update", "sart_angles_serial"]
 
 _BLOCK = 8
 
@@ -119,7 +132,7 @@ def sart_angle_update(
     shift : float (image dtype)
         Projection shift in pixels.
     image, update, relaxation, lo, hi, do_clip, windows
-        As in :func:`.drivers.sart_angles_serial`.
+        As in :func:`sart_angles_serial`.
 
     Examples
     --------
@@ -146,3 +159,64 @@ def sart_angle_update(
             )
     for i in numba.prange(image.shape[0]):
         _apply_update(image, update, relaxation, lo, hi, do_clip, i)
+
+
+@numba.njit(cache=True, nogil=True)
+def sart_angles_serial(
+    image, thetas_deg, projections, shifts, relaxation, lo, hi, do_clip, windows
+):
+    """Apply SART updates for several angles in order, on one thread.
+
+    Parameters
+    ----------
+    image : (M, L) float32/float64 array, C-contiguous, ``L >= M``
+        Current estimate in columns ``[:M]``, updated in place. A row length
+        ``L`` a little over ``M`` (e.g. ``M + 16``) avoids cache conflicts
+        when ``M`` is a power of two.
+    thetas_deg : (A,) array (image dtype)
+        Angles in degrees, in the order they are applied.
+    projections : (A, P) array (image dtype)
+        The matching sinogram columns.
+    shifts : (A,) array (image dtype)
+        The matching projection shifts, in pixels.
+    relaxation : float (image dtype)
+        Relaxation factor.
+    lo, hi : float (image dtype)
+        Clip range, used when ``do_clip``.
+    do_clip : bool
+        Clip the whole image to ``[lo, hi]`` after every angle.
+    windows : 1-D float64 array
+        ``hamming_windows(M, projections[0, 0])``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_backproject.kernels.sart import hamming_windows
+    >>> img = np.zeros((8, 8))
+    >>> sart_angles_serial(img, np.zeros(1), np.ones((1, 8)), np.zeros(1),
+    ...                    0.15, 0.0, 0.0, False, hamming_windows(8, 0.0))
+    >>> bool(img.sum() > 0)
+    True
+    """
+    n = image.shape[0]
+    rows = update_rows(n)
+    if do_clip:
+        clip_outside(image, lo, hi, rows)
+    ring = new_ring(n)
+    record = new_record(1, n)
+    for a in range(thetas_deg.shape[0]):
+        # one share holding every ray: pairs, or rays one by one if shifted
+        sart_rays(
+            image,
+            thetas_deg[a],
+            projections[a],
+            shifts[a],
+            relaxation,
+            windows,
+            ring,
+            record,
+            0,
+            1,
+        )
+        if do_clip:
+            _clip_rows(image, lo, hi, rows, 0, n)
