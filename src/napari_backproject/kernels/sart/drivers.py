@@ -59,7 +59,17 @@ def _apply_by_boundary(flat, n, stride, proto, scale, record, windows, s, part, 
                     if rec_i[g, I_NS] > 0:
                         ray = _load_ray(rec_f, rec_i, g, proto)
                         _ray_scatter(
-                            flat, n, stride, ray, proto, windows, s, 0, n, False, scale
+                            flat,
+                            n,
+                            stride,
+                            ray,
+                            proto,
+                            windows,
+                            s,
+                            np.int64(0),
+                            n,
+                            np.bool_(False),
+                            scale,
                         )
 
 
@@ -120,7 +130,17 @@ def sart_apply(
         if rec_i[g, I_NS] > 0:
             ray = _load_ray(rec_f, rec_i, g, proto)
             _ray_scatter(
-                flat, n, stride, ray, proto, windows, scratch, i0, i1, False, scale
+                flat,
+                n,
+                stride,
+                ray,
+                proto,
+                windows,
+                scratch,
+                i0,
+                i1,
+                np.bool_(False),
+                scale,
             )
     if do_clip:
         _clip_rows(image, lo, hi, rows, i0, i1)

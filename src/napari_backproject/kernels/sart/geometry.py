@@ -454,7 +454,7 @@ def _interior(n, ns, dx, dy, x0, y0, center, proto):
     (:func:`_mirror_map`).
     """
     # the samples lie on a segment: checking both ends is enough
-    _, _, fi0, fj0 = _sample_floor(0, dx, dy, x0, y0, center, proto)
+    _, _, fi0, fj0 = _sample_floor(np.int64(0), dx, dy, x0, y0, center, proto)
     _, _, fi1, fj1 = _sample_floor(ns, dx, dy, x0, y0, center, proto)
     interior = (
         min(fi0, fi1) > 0

@@ -85,7 +85,19 @@ def _rays_in_place(
             if ring_i[sq, I_NS] > 0:
                 ray = _load_ray(ring_f, ring_i, sq, proto)
                 s = _slot(ring, sq)
-                _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
+                _ray_scatter(
+                    flat,
+                    n,
+                    stride,
+                    ray,
+                    proto,
+                    windows,
+                    s,
+                    np.int64(0),
+                    n,
+                    np.bool_(True),
+                    scale,
+                )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -185,18 +197,40 @@ def _pair_rays(
                 ns = ring_i[sq, I_NS]
                 dev = ring_f[sq, F_DEV] * scale
                 dev_m = ring_f[big + sq, F_DEV] * scale
-                win = _window(windows, ns, False, proto)
-                win_m = _window(windows, ns, True, proto)
+                win = _window(windows, ns, np.bool_(False), proto)
+                win_m = _window(windows, ns, np.bool_(True), proto)
                 _scatter_pair(flat, stride, ns + 1, dev, win, dev_m, win_m, s, km)
                 continue
             if ring_i[sq, I_NS] > 0:
                 ray = _load_ray(ring_f, ring_i, sq, proto)
-                _ray_scatter(flat, n, stride, ray, proto, windows, s, 0, n, True, scale)
+                _ray_scatter(
+                    flat,
+                    n,
+                    stride,
+                    ray,
+                    proto,
+                    windows,
+                    s,
+                    np.int64(0),
+                    n,
+                    np.bool_(True),
+                    scale,
+                )
             if ring_i[big + sq, I_NS] > 0:
                 ray = _load_ray(ring_f, ring_i, big + sq, proto)
                 sm = _slot(ring, big + sq)
                 _ray_scatter(
-                    flat, n, stride, ray, proto, windows, sm, 0, n, True, scale
+                    flat,
+                    n,
+                    stride,
+                    ray,
+                    proto,
+                    windows,
+                    sm,
+                    np.int64(0),
+                    n,
+                    np.bool_(True),
+                    scale,
                 )
 
 

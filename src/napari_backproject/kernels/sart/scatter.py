@@ -342,7 +342,7 @@ def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh, scale)
     holds the weights of the whole ray.
     """
     ns, ds, dx, dy, x0, y0, center, deviation, interior = ray
-    win = _window(windows, ns, False, proto)
+    win = _window(windows, ns, np.bool_(False), proto)
     dev = np.float64(deviation) * scale
     all_rows = interior and i0 == 0 and i1 >= n
     chunk = s[0].shape[0]
