@@ -20,7 +20,7 @@ from skimage.data import shepp_logan_phantom
 
 from benchmarks.harness import Case
 from napari_backproject import tomography as tomo
-from napari_backproject.kernels.tomo_sart import ping_pong
+from napari_backproject.kernels.sart.reference import ping_pong
 
 
 def _phantom(n: int) -> np.ndarray:

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # (``straighten``, ``backproject``), and a lazy attribute would be replaced by
 # the module as soon as someone imports ``napari_backproject.straighten``.
 from . import data
+from ._progress import Cancelled
 from .backproject import backproject, placement, write_backprojection
 from .mapping import from_straightened, to_straightened
 from .slice_geometry import SliceGeometry
@@ -33,6 +34,7 @@ from .tomography import (
 )
 
 __all__ = [
+    "Cancelled",
     "SliceGeometry",
     "backproject",
     "data",

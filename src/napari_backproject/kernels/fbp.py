@@ -23,8 +23,8 @@ import math
 import numba
 import numpy as np
 
-from ._cast import like
-from ._simd import HAVE_PERMUTE, LANES, PAD, pair8x4
+from .llvm.cast import like
+from .llvm.simd import HAVE_PERMUTE, LANES, PAD, pair8x4
 
 __all__ = [
     "CUBIC",
@@ -148,7 +148,7 @@ def linear_table(filtered):
     projection ``a``, ``PAD`` zeros, then the same for the slopes
     ``f[k + 1] - f[k]`` (``np.interp``'s, with ``f[n_det] = 0``: ``t`` at
     the last detector reads ``-f[n-1] * 0 + f[n-1]``). The zeros let the
-    eight-wide loads of :mod:`._simd` stay inside the row.
+    eight-wide loads of :mod:`.llvm.simd` stay inside the row.
 
     Parameters
     ----------
@@ -208,7 +208,7 @@ def _pair_values(f, slope, t, half, kmir):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lane_of_min(c):
-    """The lane of an 8-pixel block with the smallest ``t`` (see _simd)."""
+    """The lane of an 8-pixel block with the smallest ``t`` (see llvm/simd.py)."""
     return 0.0 if c >= 0 else float(LANES - 1)
 
 
@@ -218,7 +218,7 @@ def _pair_linear(table, cos_a, sin_a, half, xpr, radius, j0, j1, row, rowm, vect
 
     ``row`` sits at ``xpr`` and ``rowm`` at ``-xpr``; every ``t`` must lie
     inside the detector with a margin of one bin (the caller checks).
-    ``vector``: blocks of eight pixels go through :func:`._simd.pair8x4`
+    ``vector``: blocks of eight pixels go through :func:`.llvm.simd.pair8x4`
     (same numbers), the rest through the scalar loop.
     """
     n_a = cos_a.shape[0]
@@ -385,7 +385,7 @@ def backproject(kind, table, cos_a, sin_a, n_det, radius, circle, out, vector):
     out : (S, S) float32/float64 array
         Accumulator.
     vector : bool
-        Do ``LINEAR`` rows eight pixels at a time (:mod:`._simd`; same
+        Do ``LINEAR`` rows eight pixels at a time (:mod:`.llvm.simd`; same
         numbers). Pass :data:`HAVE_PERMUTE`: without AVX-512 the vector
         code is correct but slower than the scalar loop.
 

@@ -19,8 +19,6 @@ The module knows nothing of napari, dask or files.
 
 from __future__ import annotations
 
-import os
-
 import llvmlite.binding as llvm
 from llvmlite import ir
 from numba.core import types
@@ -34,17 +32,40 @@ PAD = 8  # zero bins on each side of a table row: 8-wide loads stay inside
 
 
 def _target_has_avx512() -> bool:
-    """Whether numba compiles for a CPU with AVX-512F (honours NUMBA_CPU_*)."""
-    features = os.environ.get("NUMBA_CPU_FEATURES", "")
-    if features:
-        return "+avx512f" in features.split(",")
-    name = os.environ.get("NUMBA_CPU_NAME", "")
-    if name and name != "host":
-        return False  # a named (often generic) target: do not assume it
+    """Whether numba compiles for a CPU with AVX-512F.
+
+    Follows numba's own rule (``numba.core.codegen``): the features are
+    ``NUMBA_CPU_FEATURES`` when set, else the host's (even under a named
+    ``NUMBA_CPU_NAME``); an empty feature string (numba's default for
+    ``NUMBA_CPU_NAME=generic``) means the named CPU's own features, which
+    LLVM is asked for by compiling one 512-bit add for that CPU.
+    """
+    from numba.core import config
+
+    features = config.CPU_FEATURES
     try:
-        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+        if features is None:
+            return bool(llvm.get_host_cpu_features().get("avx512f", False))
+        if features:
+            return "+avx512f" in features.split(",")
+        name = config.CPU_NAME or llvm.get_host_cpu_name()
+        return name != "generic" and _cpu_has_zmm(name)
     except Exception:  # pragma: no cover - hosts llvmlite cannot describe
         return False
+
+
+def _cpu_has_zmm(cpu: str) -> bool:
+    """True if LLVM gives ``cpu`` 512-bit vector registers (AVX-512)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    mod = llvm.parse_assembly(
+        "define <8 x double> @f(<8 x double> %a, <8 x double> %b) {\n"
+        "  %c = fadd <8 x double> %a, %b\n"
+        "  ret <8 x double> %c\n"
+        "}\n"
+    )
+    machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu)
+    return "zmm" in machine.emit_assembly(mod)
 
 
 HAVE_PERMUTE = _target_has_avx512()

@@ -2,7 +2,7 @@
 
 Without projection shifts, ray ``2c - r`` (``c = n // 2``) passes through
 the points of ray ``r`` reflected about the rotation centre, in reverse
-order (``tomo_sart._mirror_map``). The kernels form the mirror's ray sum in
+order (``sart.geometry._mirror_map``). The kernels form the mirror's ray sum in
 the same pass as the original's (``_ray_dot_pair``) and scatter both
 updates in one pass over the original's weights (``_scatter_pair``). These
 tests compare both with the mirror ray computed afresh from its own
@@ -17,18 +17,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_backproject.kernels import tomo_sart as ks
+from napari_backproject.kernels.sart import geometry, raysums, reference, scatter
 
 
 def _ray(n, stride, theta, r, dtype):
     """``(ns, scratch, interior, mirror_ok)`` of ray ``r`` (no shift)."""
     proto = dtype(0)
-    ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, ks._trig(theta), dtype(r), proto)
-    s = ks.new_scratch(n)
+    ns, ds, dx, dy, x0, y0, c = geometry._ray_setup(
+        n, geometry._trig(theta), dtype(r), proto
+    )
+    s = geometry.new_scratch(n)
     if ns <= 0:
         return ns, s, False, False
-    ks._sample_weights(0, ns + 1, ds, dx, dy, x0, y0, c, stride, proto, s)
-    interior, mirror_ok = ks._interior(n, ns, dx, dy, x0, y0, c, proto)
+    geometry._sample_weights(0, ns + 1, ds, dx, dy, x0, y0, c, stride, proto, s)
+    interior, mirror_ok = geometry._interior(n, ns, dx, dy, x0, y0, c, proto)
     return ns, s, interior, mirror_ok
 
 
@@ -65,10 +67,10 @@ def test_mirror_sum_equals_the_mirror_ray_computed_afresh(n, dtype):
             stride, ns, s, s_m = got
             flat = rng.random((n + 1) * stride).astype(dtype)
             proto = dtype(0)
-            km = ks._mirror_map(n, stride)
-            rs, wn, rs_m = ks._ray_dot_pair(flat, stride, ns + 1, s, proto, km)
+            km = geometry._mirror_map(n, stride)
+            rs, wn, rs_m = raysums._ray_dot_pair(flat, stride, ns + 1, s, proto, km)
             # the original's sums: exactly those of the single-ray kernel
-            assert (rs, wn) == ks._ray_dot(flat, stride, ns + 1, s, proto)
+            assert (rs, wn) == raysums._ray_dot(flat, stride, ns + 1, s, proto)
             ref = sum(
                 float((w * flat[i].astype(np.float64)).sum())
                 for i, w in _corners(s_m, ns, stride)
@@ -86,16 +88,16 @@ def _scatter_pair(n, theta, r, dtype, deviation):
         return None
     stride, ns, s, s_m = got
     proto = dtype(0)
-    windows = ks.hamming_windows(n, proto)
-    km = ks._mirror_map(n, stride)
-    win = ks._window(windows, ns, False, proto)
-    rev = ks._window(windows, ns, True, proto)
+    windows = geometry.hamming_windows(n, proto)
+    km = geometry._mirror_map(n, stride)
+    win = geometry._window(windows, ns, False, proto)
+    rev = geometry._window(windows, ns, True, proto)
     dev_m = -0.7 * deviation
     vec = np.zeros((n + 1) * stride, dtype=dtype)
     ref = vec.copy()
     args = (stride, ns + 1, deviation, win, dev_m, rev, s, km)
-    ks._scatter_pair(vec, *args)
-    ks._scatter_pair_scalar(ref, *args)
+    scatter._scatter_pair(vec, *args)
+    reference._scatter_pair_scalar(ref, *args)
     # the two rays' own updates, brute force in float64
     fresh = np.zeros((n + 1) * stride)
     for weights, dev in ((s, deviation), (s_m, dev_m)):
@@ -133,8 +135,8 @@ def test_mirror_for_any_ray(n, theta, frac, deviation):
         return
     stride, ns, s, s_m = got
     flat = np.random.default_rng(n).random((n + 1) * stride)
-    km = ks._mirror_map(n, stride)
-    _, _, rs_m = ks._ray_dot_pair(flat, stride, ns + 1, s, 0.0, km)
+    km = geometry._mirror_map(n, stride)
+    _, _, rs_m = raysums._ray_dot_pair(flat, stride, ns + 1, s, 0.0, km)
     ref = sum(float((w * flat[i]).sum()) for i, w in _corners(s_m, ns, stride))
     assert abs(rs_m - ref) <= 1e-12 * abs(ref)
     vec, ref, fresh = _scatter_pair(n, theta, r, np.float64, deviation)

@@ -38,7 +38,7 @@ def fourier_filter(size: int, filter_name: str | None) -> np.ndarray:
     Examples
     --------
     >>> fourier_filter(8, "ramp").round(3).tolist()[:3]
-    [0.0, 0.25, 0.5]
+    [0.05, 0.245, 0.5]
     """
     n = np.concatenate(
         (

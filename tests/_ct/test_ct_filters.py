@@ -7,7 +7,7 @@ import pytest
 import skimage.transform as sk
 from skimage.transform.radon_transform import _get_fourier_filter
 
-from napari_backproject._fbp_filter import filtered_projections, square_padding
+from napari_backproject._ct.filters import filtered_projections, square_padding
 from napari_backproject.tomography import iradon
 
 FILTERS = ["ramp", "shepp-logan", "cosine", "hamming", "hann", None]

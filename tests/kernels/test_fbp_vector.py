@@ -1,4 +1,4 @@
-"""The eight-pixel FBP back projection (kernels/_simd.py) against the scalar loop.
+"""The eight-pixel FBP back projection (kernels/llvm/simd.py) against the scalar loop.
 
 Both do the same operations in the same order, so they must agree exactly,
 for both output dtypes, odd and even sizes, rows shorter than eight pixels
@@ -88,7 +88,7 @@ def test_linear_table_matches_np_interp():
 
 _PORTABLE_SCRIPT = """
 import numpy as np
-from napari_backproject.kernels import _simd
+from napari_backproject.kernels.llvm import simd as _simd
 from napari_backproject.kernels.fbp import LINEAR, backproject_serial, linear_table
 rng = np.random.default_rng(3)
 f = rng.standard_normal((7, 70))

@@ -1,4 +1,4 @@
-"""The SART scatter in vector registers (``tomo_sart._scatter_blocks``).
+"""The SART scatter in vector registers (``sart.scatter._scatter_blocks``).
 
 :func:`_scatter` runs blocks of four samples through LLVM vector IR and the
 rest through a scalar loop; :func:`_scatter_scalar` is the plain scalar
@@ -14,27 +14,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_backproject.kernels import tomo_sart as ks
+from napari_backproject.kernels.sart import geometry, reference, scatter
 
 
 def _scatter_both(n, theta, ray, count, dtype, deviation, seed):
     """Weights of one ray, scattered by both kernels into equal buffers."""
     stride = n + 3
     proto = dtype(0)
-    ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, ks._trig(theta), ray, proto)
+    ns, ds, dx, dy, x0, y0, c = geometry._ray_setup(
+        n, geometry._trig(theta), ray, proto
+    )
     if ns <= 0:
         return None
     count = min(count, ns + 1)
-    s = ks.new_scratch(n)
-    ks._sample_weights(0, count, ds, dx, dy, x0, y0, c, stride, proto, s)
-    win = ks.hamming_windows(n, proto)[(ns // 2) ** 2 :][: ns + 1]
+    s = geometry.new_scratch(n)
+    geometry._sample_weights(0, count, ds, dx, dy, x0, y0, c, stride, proto, s)
+    win = geometry.hamming_windows(n, proto)[(ns // 2) ** 2 :][: ns + 1]
     rng = np.random.default_rng(seed)
     # the update buffer with a spare row: samples touch the row below theirs
     before = rng.standard_normal((n + 1) * stride).astype(dtype)
     vec = before.copy()
     ref = before.copy()
-    ks._scatter(vec, stride, count, deviation, win, s)
-    ks._scatter_scalar(ref, stride, count, deviation, win, s)
+    scatter._scatter(vec, stride, count, deviation, win, s)
+    reference._scatter_scalar(ref, stride, count, deviation, win, s)
     return vec, ref, before
 
 
@@ -72,21 +74,21 @@ def test_vector_scatter_equals_scalar_for_any_ray(
 
 _PORTABLE_SCRIPT = """
 import numpy as np
-from napari_backproject.kernels import tomo_sart as ks
+from napari_backproject.kernels.sart import geometry, reference, scatter
 n, stride = 40, 43
 same = []
 for dtype in (np.float64, np.float32):
     proto = dtype(0)
-    win = ks.hamming_windows(n, proto)
+    win = geometry.hamming_windows(n, proto)
     for theta in (0.1, 0.9, 2.0):
-        ns, ds, dx, dy, x0, y0, c = ks._ray_setup(n, ks._trig(theta), 13.2, proto)
-        s = ks.new_scratch(n)
-        ks._sample_weights(0, ns + 1, ds, dx, dy, x0, y0, c, stride, proto, s)
+        ns, ds, dx, dy, x0, y0, c = geometry._ray_setup(n, geometry._trig(theta), 13.2, proto)
+        s = geometry.new_scratch(n)
+        geometry._sample_weights(0, ns + 1, ds, dx, dy, x0, y0, c, stride, proto, s)
         w = win[(ns // 2) ** 2 :][: ns + 1]
         a = np.zeros((n + 1) * stride, dtype=dtype)
         b = a.copy()
-        ks._scatter(a, stride, ns + 1, 0.5, w, s)
-        ks._scatter_scalar(b, stride, ns + 1, 0.5, w, s)
+        scatter._scatter(a, stride, ns + 1, 0.5, w, s)
+        reference._scatter_scalar(b, stride, ns + 1, 0.5, w, s)
         same.append(bool((a == b).all()) and bool(a.any()))
 print("EQUAL", all(same))
 """
