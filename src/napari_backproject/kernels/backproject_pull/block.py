@@ -81,7 +81,7 @@ class PullPlan(NamedTuple):
     groups: int
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def pull_block(out, best, data, plan):
     """Backproject into one output block (in place) by pulling from the stack.
 
@@ -126,6 +126,13 @@ def pull_block(out, best, data, plan):
     rows = np.empty((bz, by, 2), dtype=np.int64)
     pbox = np.empty((bz, 4), dtype=np.int64)
     dense = _is_dense(need, plan.proj)
+    _groups(out, best, data, plan, need, rows, pbox, dense)
+
+
+@numba.njit(cache=True, parallel=True)
+def _groups(out, best, data, plan, need, rows, pbox, dense):
+    """The only parallel loop (kept small: parallel code is slow to compile)."""
+    bz = out.shape[0]
     ng = max(1, min(bz, plan.groups))
     for grp in numba.prange(ng):
         _group(

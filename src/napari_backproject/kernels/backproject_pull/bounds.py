@@ -135,6 +135,25 @@ def nonzero_boxes(data):
 
 
 @numba.njit(cache=True)
+def _cross(a, b):
+    """Cross product of two 3-vectors (as ``np.cross``, cheaper to compile)."""
+    out = np.empty(3)
+    out[0] = a[1] * b[2] - a[2] * b[1]
+    out[1] = a[2] * b[0] - a[0] * b[2]
+    out[2] = a[0] * b[1] - a[1] * b[0]
+    return out
+
+
+@numba.njit(cache=True)
+def _dot(a, b):
+    """Dot product of two 3-vectors, summed in order like ``np.sum(a * b)``."""
+    s = 0.0
+    for j in range(3):
+        s += a[j] * b[j]
+    return s
+
+
+@numba.njit(cache=True)
 def need_bounds(plan):
     """Where each segment's claims can sample a non-zero value.
 
@@ -220,20 +239,22 @@ def need_bounds(plan):
         # normal N(t) = N0 + t N1 + t^2 N2 of the interpolated frame
         eu = e_u[i]
         ev = e_v[i]
-        du = e_u[nx_] - eu
-        dv = e_v[nx_] - ev
-        N0 = np.cross(eu, ev)
-        N1 = np.cross(eu, dv) + np.cross(du, ev)
-        N2 = np.cross(du, dv)
-        den = (
-            np.sqrt(np.sum(N0 * N0))
-            - np.sqrt(np.sum(N1 * N1))
-            - np.sqrt(np.sum(N2 * N2))
-        )
+        du = np.empty(3)
+        dv = np.empty(3)
+        for j in range(3):
+            du[j] = e_u[nx_, j] - eu[j]
+            dv[j] = e_v[nx_, j] - ev[j]
+        N0 = _cross(eu, ev)
+        N1 = _cross(eu, dv)
+        N1b = _cross(du, ev)
+        for j in range(3):
+            N1[j] += N1b[j]
+        N2 = _cross(du, dv)
+        den = np.sqrt(_dot(N0, N0)) - np.sqrt(_dot(N1, N1)) - np.sqrt(_dot(N2, N2))
         if den < 0.5:
             continue
-        su = (abs(np.sum(N0 * eu)) + abs(np.sum(N1 * eu)) + abs(np.sum(N2 * eu))) / den
-        sv = (abs(np.sum(N0 * ev)) + abs(np.sum(N1 * ev)) + abs(np.sum(N2 * ev))) / den
+        su = (abs(_dot(N0, eu)) + abs(_dot(N1, eu)) + abs(_dot(N2, eu))) / den
+        sv = (abs(_dot(N0, ev)) + abs(_dot(N1, ev)) + abs(_dot(N2, ev))) / den
         # |h| <= |q - t dc| <= max over the voxel box corners of the
         # distances to c_i and c_{i+1}
         hmax = 0.0
