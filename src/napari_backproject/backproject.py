@@ -128,11 +128,14 @@ def _make_plan(
     from .kernels.backproject_pull import LABEL_VOTE, LINEAR, NEAREST, segment_bounds
 
     g = geometry
-    # Labels of every integer dtype (and booleans) reach the kernels as
-    # uint32 (see _to_kernel), floats as float32 or float64: three compiled
-    # variants in all, whatever the input dtype.
+    # Labels reach the kernels as uint8 (8-bit and boolean labels, binary
+    # output: no conversion, the common case stays fast) or uint32 (every
+    # other integer dtype, see _to_kernel), floats as float32 or float64: four
+    # compiled variants in all, whatever the input dtype.
     if binary:
-        work, out = np.dtype(np.uint32), np.dtype(np.uint8)
+        work, out = np.dtype(np.uint8), np.dtype(np.uint8)
+    elif dtype.kind in "biu" and dtype.itemsize == 1:
+        work, out = np.dtype(np.uint8), dtype
     elif dtype.kind in "biu":
         work, out = np.dtype(np.uint32), dtype
     elif dtype.itemsize < 4:
@@ -215,7 +218,8 @@ def _make_plan(
 def _to_kernel(plan: _Plan, slab: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """Straightened data as the kernels take them, and the label table if any.
 
-    Floats become ``plan.work_dtype``. Labels become uint32: integers are
+    Floats become ``plan.work_dtype``; 8-bit labels and booleans uint8.
+    Other labels become uint32: integers are
     read as unsigned of their width (equality, zero and the tie rule "smaller
     ID wins" are all the kernels need, and the order of unsigned values is
     kept); values that do not fit 32 bits become indices into ``table``, the
@@ -224,11 +228,13 @@ def _to_kernel(plan: _Plan, slab: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """
     a = np.asarray(slab)
     if plan.binary:
-        return (a != 0).astype(np.uint32), None
+        return _nonzero(a), None
     if plan.work_dtype.kind == "f":
         return np.ascontiguousarray(a, dtype=plan.work_dtype), None
     if a.dtype.kind in "bi":
         a = a.view(f"u{a.dtype.itemsize}")
+    if plan.work_dtype == np.uint8:
+        return np.ascontiguousarray(a), None
     if a.dtype.itemsize <= 4 or a.size == 0 or int(a.max()) <= 0xFFFFFFFF:
         return np.ascontiguousarray(a, dtype=np.uint32), None
     table, inverse = np.unique(a, return_inverse=True)
