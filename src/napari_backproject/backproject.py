@@ -93,6 +93,7 @@ class _Plan:
     binary: bool
     newton: int
     closed: bool
+    groups: int  # groups of output planes per slab run in parallel
 
     def segments(self, z0: int, z1: int) -> np.ndarray:
         """Indices (into ids/boxes) of segments that reach output planes z0:z1."""
@@ -212,6 +213,7 @@ def _make_plan(
         binary=binary,
         newton=newton,
         closed=closed,
+        groups=4 * thread_budget(),  # once: thread_budget reads cgroup files
     )
 
 
@@ -312,7 +314,7 @@ def _compute_slab(
             mode=plan.mode,
             newton=plan.newton,
             closed=plan.closed,
-            groups=4 * thread_budget(),
+            groups=plan.groups,
         )
         best = np.empty(shape, dtype=np.float32)  # set by the kernel
         with parallel_launch():

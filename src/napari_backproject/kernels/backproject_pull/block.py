@@ -423,7 +423,7 @@ def _segment_plane(
             )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _claim_row(
     out,
     best,

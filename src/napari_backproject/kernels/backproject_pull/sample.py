@@ -11,7 +11,7 @@ LINEAR = 1
 LABEL_VOTE = 2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sample(
     data, lut, n, height, width, s, v, u, mode, out, kz, ky, kx, labels, weights, closed
 ):

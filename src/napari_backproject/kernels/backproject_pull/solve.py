@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _clip(lo_x, hi_x, f0, g, lo, hi):
     """Restrict [lo_x, hi_x] to the x where lo <= f0 + x * g <= hi."""
     if abs(g) < 1e-12:
@@ -19,7 +19,7 @@ def _clip(lo_x, hi_x, f0, g, lo, hi):
     return max(lo_x, x1), min(hi_x, x2)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _solve(R, K, t0, newton):
     """Exact straightened position of a voxel between two planes.
 
@@ -56,7 +56,7 @@ def _solve(R, K, t0, newton):
     return t, a, b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _dist(centers, tangents, j, pz, py, px):
     """Signed distance of world point (pz, py, px) from plane j."""
     return (
@@ -66,7 +66,7 @@ def _dist(centers, tangents, j, pz, py, px):
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K):
     """Fill the vectors V (9, 3) and constants K (17,) of segment (i, nx_)."""
     for j in range(3):
