@@ -31,6 +31,9 @@ class Case:
     repeats: int = 5
     notes: Callable[[], str] | str = ""
     show_runs: bool = False  # list every timed run of ours in the notes
+    #: the callables return their own time in seconds (e.g. measured inside a
+    #: child process) instead of being timed here; no untimed warm-up run
+    self_timed: bool = False
 
 
 @dataclass
@@ -61,15 +64,17 @@ def run_case(area: str, case: Case, repeats: int | None = None) -> Result:
     n = max(1, repeats or case.repeats)
     if case.setup is not None:
         case.setup()
-    case.ours()  # warm-up: compilation, caches
+    timed = (lambda fn: float(fn())) if case.self_timed else _timed
+    if not case.self_timed:
+        case.ours()  # warm-up: compilation, caches
+        if case.reference is not None:
+            case.reference()
     ours_t: list[float] = []
     ref_t: list[float] = []
-    if case.reference is not None:
-        case.reference()
     for _ in range(n):
-        ours_t.append(_timed(case.ours))
+        ours_t.append(timed(case.ours))
         if case.reference is not None:
-            ref_t.append(_timed(case.reference))
+            ref_t.append(timed(case.reference))
     notes = case.notes() if callable(case.notes) else case.notes
     if case.show_runs:
         runs = "/".join(f"{t * 1e3:.0f}" for t in ours_t)

@@ -253,6 +253,43 @@ def test_label_ids_stay_exact(helix, straight1, method, dtype, ids):
     assert len(np.unique(out)) == len(ids)  # every ID survives somewhere
 
 
+_LABEL_DTYPES = ["bool", "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    dtype=st.sampled_from(_LABEL_DTYPES),
+    raw=st.lists(st.integers(-(2**63), 2**64 - 1), min_size=1, max_size=5),
+    method=st.sampled_from(["pull", "splat"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_label_dtype_gives_the_same_labels(straight1, dtype, raw, method, seed):
+    """Labels of every integer dtype (int64 above 2**32 included) come back
+    exactly: backprojecting ``values[idx]`` equals ``values`` indexed by the
+    backprojection of the indices, for increasing (as unsigned) values with
+    0 first, since only equality, zero and the ID order matter."""
+    s_, g = straight1
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        values = np.array([False, True])
+    else:
+        info = np.iinfo(dt)
+        vals = {int(np.array(v).astype(np.uint64)) for v in raw}  # wrap into range
+        vals = {v % (int(info.max) - int(info.min) + 1) + int(info.min) for v in vals}
+        values = np.array(sorted(vals - {0}), dtype=dt)
+        u = values.view(f"u{dt.itemsize}")
+        values = np.concatenate([np.zeros(1, dt), values[np.argsort(u)]])
+    rng = np.random.default_rng(seed)
+    nb = g.width // 4 + 1
+    small = rng.integers(0, values.size, size=(g.n_slices // 4 + 1, nb, nb))
+    idx = np.repeat(np.repeat(np.repeat(small, 4, 0), 4, 1), 4, 2)
+    idx = np.ascontiguousarray(idx[: g.n_slices, : g.height, : g.width], np.uint8)
+    out, off = backproject(values[idx], g, method=method)
+    ref, off_ref = backproject(idx, g, method=method)
+    assert out.dtype == dt and off == off_ref
+    np.testing.assert_array_equal(out, values[ref])
+
+
 def test_label_vote_tie_rule():
     """A voxel exactly half-way between a label and background takes the label;
     between two labels, the smaller ID."""

@@ -52,6 +52,8 @@ from typing import Any
 import numpy as np
 
 from ._progress import ProgressCallback, report
+from ._threads import thread_budget
+from .kernels import parallel_launch
 from .slice_geometry import SliceGeometry
 
 __all__ = ["backproject", "placement", "write_backprojection"]
@@ -91,6 +93,7 @@ class _Plan:
     binary: bool
     newton: int
     closed: bool
+    groups: int  # groups of output planes per slab run in parallel
 
     def segments(self, z0: int, z1: int) -> np.ndarray:
         """Indices (into ids/boxes) of segments that reach output planes z0:z1."""
@@ -126,12 +129,16 @@ def _make_plan(
     from .kernels.backproject_pull import LABEL_VOTE, LINEAR, NEAREST, segment_bounds
 
     g = geometry
-    # Integer labels run as unsigned of the same width (equality, zero and
-    # the tie rule are all the kernel needs), so few kernel variants compile.
+    # Labels reach the kernels as uint8 (8-bit and boolean labels, binary
+    # output: no conversion, the common case stays fast) or uint32 (every
+    # other integer dtype, see _to_kernel), floats as float32 or float64: four
+    # compiled variants in all, whatever the input dtype.
     if binary:
-        work = out = np.dtype(np.uint8)
+        work, out = np.dtype(np.uint8), np.dtype(np.uint8)
+    elif dtype.kind in "biu" and dtype.itemsize == 1:
+        work, out = np.dtype(np.uint8), dtype
     elif dtype.kind in "biu":
-        work, out = np.dtype(f"u{dtype.itemsize}"), dtype
+        work, out = np.dtype(np.uint32), dtype
     elif dtype.itemsize < 4:
         work, out = np.dtype(np.float32), dtype
     else:
@@ -206,28 +213,55 @@ def _make_plan(
         binary=binary,
         newton=newton,
         closed=closed,
+        groups=4 * thread_budget(),  # once: thread_budget reads cgroup files
     )
 
 
-def _prepare(plan: _Plan, slab: Any) -> np.ndarray:
-    slab = np.ascontiguousarray(np.asarray(slab))
+def _to_kernel(plan: _Plan, slab: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Straightened data as the kernels take them, and the label table if any.
+
+    Floats become ``plan.work_dtype``; 8-bit labels and booleans uint8.
+    Other labels become uint32: integers are
+    read as unsigned of their width (equality, zero and the tie rule "smaller
+    ID wins" are all the kernels need, and the order of unsigned values is
+    kept); values that do not fit 32 bits become indices into ``table``, the
+    sorted distinct values of the slab with 0 first, so order and zero are
+    kept too, and :func:`_from_kernel` maps them back exactly.
+    """
+    a = np.asarray(slab)
     if plan.binary:
-        slab = slab != 0
-    return _cast(slab, plan.work_dtype)
+        return _nonzero(a), None
+    if plan.work_dtype.kind == "f":
+        return np.ascontiguousarray(a, dtype=plan.work_dtype), None
+    if a.dtype.kind in "bi":
+        a = a.view(f"u{a.dtype.itemsize}")
+    if plan.work_dtype == np.uint8:
+        return np.ascontiguousarray(a), None
+    if a.dtype.itemsize <= 4 or a.size == 0 or int(a.max()) <= 0xFFFFFFFF:
+        return np.ascontiguousarray(a, dtype=np.uint32), None
+    table, inverse = np.unique(a, return_inverse=True)
+    if table[0] != 0:
+        table = np.concatenate([np.zeros(1, table.dtype), table])
+        inverse += 1
+    return inverse.reshape(a.shape).astype(np.uint32), table
 
 
-def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``a`` as ``dtype``; integer types of the same width are reinterpreted."""
-    if a.dtype == dtype:
+def _from_kernel(plan: _Plan, a: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+    """Kernel output ``a`` as ``plan.out_dtype`` (labels mapped back exactly)."""
+    if table is not None:
+        a = table[a]
+    dt = plan.out_dtype
+    if a.dtype == dt:
         return a
-    if (
-        a.dtype.kind in "iu"
-        and dtype.kind in "iu"
-        and a.dtype.itemsize == dtype.itemsize
-        and a.flags.c_contiguous
-    ):
-        return a.view(dtype)
-    return a.astype(dtype)
+    if dt.kind in "iu":
+        u = a.astype(f"u{dt.itemsize}")
+        return u.view(dt) if dt.kind == "i" else u
+    return a.astype(dt)
+
+
+def _nonzero(a: Any) -> np.ndarray:
+    """``a != 0`` as a C-contiguous uint8 array (one kernel variant)."""
+    return np.ascontiguousarray(np.asarray(a) != 0).view(np.uint8)
 
 
 def _compute_slab(
@@ -246,51 +280,51 @@ def _compute_slab(
     already known; otherwise they are computed from the slab.
     """
     _, ny, nx = plan.shape
-    if out is None:
-        out = np.zeros((z1 - z0, ny, nx), dtype=plan.work_dtype)
-    if idx.size:
-        data = _prepare(plan, slab)
-        lut = np.full(plan.n, -1, dtype=np.int64)
-        lut[idx] = np.arange(idx.size)
-        sel = plan.segments(z0, z1)
-        origin = np.array(
-            [plan.offset[0] + z0, plan.offset[1], plan.offset[2]], dtype=np.int64
+    shape = (z1 - z0, ny, nx)
+    if not idx.size:
+        return np.zeros(shape, dtype=plan.out_dtype) if out is None else out
+    data, table = _to_kernel(plan, slab)
+    direct = out is not None and table is None and out.dtype == plan.work_dtype
+    work = out if direct else np.zeros(shape, dtype=plan.work_dtype)
+    lut = np.full(plan.n, -1, dtype=np.int64)
+    lut[idx] = np.arange(idx.size)
+    sel = plan.segments(z0, z1)
+    origin = np.array(
+        [plan.offset[0] + z0, plan.offset[1], plan.offset[2]], dtype=np.int64
+    )
+    if plan.method == "pull":
+        from .kernels.backproject_pull import PullPlan, nonzero_boxes, pull_block
+
+        kplan = PullPlan(
+            origin=origin,
+            scale=plan.scale,
+            translate=plan.translate,
+            centers=plan.centers,
+            tangents=plan.tangents,
+            e_u=plan.e_u,
+            e_v=plan.e_v,
+            width=plan.width,
+            height=plan.height,
+            spacing=plan.spacing,
+            ids=plan.ids[sel],
+            boxes=plan.boxes[sel],
+            proj=plan.proj[sel],
+            lut=lut,
+            nzbox=nonzero_boxes(_nonzero(data)) if nzbox is None else nzbox[idx],
+            mode=plan.mode,
+            newton=plan.newton,
+            closed=plan.closed,
+            groups=plan.groups,
         )
-        if plan.method == "pull":
-            import numba
+        best = np.empty(shape, dtype=np.float32)  # set by the kernel
+        with parallel_launch():
+            pull_block(work, best, data, kplan)
+    else:
+        from .kernels.backproject_splat import splat_block
 
-            from .kernels.backproject_pull import nonzero_boxes, pull_block
-
-            best = np.empty(out.shape, dtype=np.float32)  # set by the kernel
-            pull_block(
-                out,
-                best,
-                origin,
-                plan.scale,
-                plan.translate,
-                plan.centers,
-                plan.tangents,
-                plan.e_u,
-                plan.e_v,
-                plan.width,
-                plan.height,
-                plan.spacing,
-                plan.ids[sel],
-                plan.boxes[sel],
-                plan.proj[sel],
-                data,
-                lut,
-                plan.mode,
-                plan.newton,
-                plan.closed,
-                4 * numba.get_num_threads(),
-                nonzero_boxes(data) if nzbox is None else nzbox[idx],
-            )
-        else:
-            from .kernels.backproject_splat import splat_block
-
+        with parallel_launch():
             splat_block(
-                out,
+                work,
                 origin,
                 plan.scale,
                 plan.translate,
@@ -303,7 +337,13 @@ def _compute_slab(
                 lut,
                 plan.mode,
             )
-    return _cast(out, plan.out_dtype)
+    if direct:
+        return out
+    res = _from_kernel(plan, work, table)
+    if out is None:
+        return res
+    out[...] = res
+    return out
 
 
 def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
@@ -458,13 +498,13 @@ def backproject(
     if lazy:
         return _backproject_lazy(plan, straightened, ranges), plan.offset
 
-    out = np.zeros(plan.shape, dtype=plan.work_dtype)
+    out = np.zeros(plan.shape, dtype=plan.out_dtype)
     nzbox = None
     if plan.method == "pull" and isinstance(straightened, np.ndarray):
         # non-zero bounds of every slice, once (slabs share slices)
         from .kernels.backproject_pull import nonzero_boxes
 
-        nzbox = nonzero_boxes(_prepare(plan, straightened))
+        nzbox = nonzero_boxes(_nonzero(straightened))
     for z0, z1 in ranges:
         idx = plan.slices(z0, z1)
         slab = _read(straightened, idx) if idx.size else None
@@ -472,7 +512,7 @@ def backproject(
             slab = slab.compute()
         _compute_slab(plan, z0, z1, slab, idx, out=out[z0:z1], nzbox=nzbox)
         report(progress, z1, nz)
-    return _cast(out, plan.out_dtype), plan.offset
+    return out, plan.offset
 
 
 def _backproject_lazy(plan: _Plan, x: Any, ranges: list[tuple[int, int]]) -> Any:

@@ -1,14 +1,14 @@
 """numba kernels: pure array code, no I/O, no napari, no dask.
 
 Kernels are called from several threads at once (dask's threaded scheduler,
-napari workers). numba's ``workqueue`` threading layer is not safe for that,
-so unless the user chose a layer (``NUMBA_THREADING_LAYER``) we ask for a
-thread-safe one (OpenMP or TBB).
+napari workers). Importing this package changes no numba setting: numba
+picks its threading layer at the first parallel launch (by default the first
+of TBB, OpenMP and ``workqueue`` that loads, or ``NUMBA_THREADING_LAYER``).
+TBB and OpenMP accept launches from several threads; ``workqueue`` does not,
+so every parallel kernel is launched inside :func:`parallel_launch`, which
+serialises launches when (and only when) that layer is in use.
 """
 
-import os
+from ._threading import parallel_launch
 
-import numba
-
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "threadsafe"
+__all__ = ["parallel_launch"]

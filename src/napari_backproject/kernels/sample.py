@@ -31,6 +31,8 @@ import math
 import numba
 import numpy as np
 
+from ._threading import parallel_launch
+
 __all__ = ["sample_planes"]
 
 
@@ -344,24 +346,25 @@ def sample_planes(
     else:
         round_int, lo, hi = False, 0.0, 0.0
     if n:
-        _sample_planes(
-            reg,
-            np.asarray(origin, dtype=np.int64),
-            np.asarray(full_shape, dtype=np.float64),
-            np.ascontiguousarray(centers, dtype=np.float64),
-            np.ascontiguousarray(e_u, dtype=np.float64),
-            np.ascontiguousarray(e_v, dtype=np.float64),
-            np.asarray(scale, dtype=np.float64),
-            np.asarray(translate, dtype=np.float64),
-            float(spacing),
-            int(order),
-            float(fill_value),
-            round_int,
-            bool(round_int and np.dtype(odt) != np.dtype(reg.dtype)),
-            lo,
-            hi,
-            work,
-        )
+        with parallel_launch():
+            _sample_planes(
+                reg,
+                np.asarray(origin, dtype=np.int64),
+                np.asarray(full_shape, dtype=np.float64),
+                np.ascontiguousarray(centers, dtype=np.float64),
+                np.ascontiguousarray(e_u, dtype=np.float64),
+                np.ascontiguousarray(e_v, dtype=np.float64),
+                np.asarray(scale, dtype=np.float64),
+                np.asarray(translate, dtype=np.float64),
+                float(spacing),
+                int(order),
+                float(fill_value),
+                round_int,
+                bool(round_int and np.dtype(odt) != np.dtype(reg.dtype)),
+                lo,
+                hi,
+                work,
+            )
         if not direct:
             target[...] = work
     return out

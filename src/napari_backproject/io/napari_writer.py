@@ -3,7 +3,7 @@
 The data are written chunk by chunk along axis 0 (a dask layer is never
 computed whole), zlib-compressed, under a temporary name and renamed when
 complete. The layer's ``scale``, ``translate`` and JSON-serialisable
-``metadata`` are stored so that :func:`napari_backproject._reader.get_reader`
+``metadata`` are stored so that :func:`napari_backproject.io.napari_reader.get_reader`
 restores them, and a Labels layer opens again as Labels.
 """
 
@@ -27,7 +27,7 @@ def jsonable(obj: Any, _where: str = "metadata") -> Any:
     >>> jsonable({"a": np.arange(2), "b": np.float32(1.5)})
     {'a': [0, 1], 'b': 1.5}
     """
-    from .slice_geometry import SliceGeometry
+    from ..slice_geometry import SliceGeometry
 
     if isinstance(obj, SliceGeometry):
         return obj.to_dict()
@@ -59,7 +59,7 @@ def jsonable(obj: Any, _where: str = "metadata") -> Any:
 
 
 def _write(path: str, data: Any, meta: dict, layer_type: str) -> list[str]:
-    from .io.tiff import write_tiff
+    from .tiff import write_tiff
 
     if isinstance(data, list):  # multiscale: save the full-resolution level
         data = data[0]

@@ -42,7 +42,7 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[tuple]] | None:
 
 
 def _layer_tuple(path: Path) -> tuple:
-    from .io.tiff import read_tiff
+    from .tiff import read_tiff
 
     data, md = read_tiff(path)
     kind = md.get("layer_type", md.get("kind"))  # backprojections store "kind"
