@@ -110,7 +110,8 @@ def test_sinogram_input_errors(viewer, sinogram_widget):
     with pytest.raises(ValueError, match="Choose an image layer"):
         w.run()
     viewer.add_image(np.zeros((2, 2, 8, 8)), name="4d")
-    with pytest.raises(ValueError, match="4 dimensions"):
+    assert viewer.layers["4d"] not in w.image.choices  # not offered
+    with pytest.raises(ValueError, match="Choose an image layer"):
         w.run()
     viewer.add_image(np.zeros((8, 8)), name="flat")
     w.image.value = viewer.layers["flat"]
