@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_backproject._widgets._layers import geometry_metadata, matching_geometry
 from napari_backproject._jobs import backproject_job
+from napari_backproject._widgets._layers import geometry_metadata, matching_geometry
 from napari_backproject._widgets.backproject import BackprojectWidget
 from napari_backproject.backproject import backproject
 from napari_backproject.io.tiff import read_tiff

@@ -242,7 +242,9 @@ def test_units_travel_into_layers_and_files(helix, small_helix, qtbot, tmp_path)
 
 
 # --------------------------------------------------------------- 7 stale results
-def test_result_dropped_when_inputs_removed(make_napari_viewer, qtbot, notes, monkeypatch):
+def test_result_dropped_when_inputs_removed(
+    make_napari_viewer, qtbot, notes, monkeypatch
+):
     """(7) layers cleared while a job runs: its result is dropped with a notice."""
     gate = threading.Event()
 
