@@ -334,7 +334,7 @@ def test_sinogram_tiff_from_cli_opens_with_its_angles(
 
     src, sino_path = tmp_path / "ph.tif", tmp_path / "sino.tif"
     tifffile.imwrite(src, _phantom())
-    args = ["sinogram", str(src), str(sino_path), "--angles", "15"]
+    args = ["sinogram", str(src), "-o", str(sino_path), "--angles", "15"]
     assert main([*args, "--angle-range", "0", "150"]) == 0
     (layer,) = viewer.open(sino_path, plugin=PLUGIN)
     w = reconstruct_widget
