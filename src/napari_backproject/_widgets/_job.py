@@ -107,6 +107,11 @@ class JobControls(QWidget):
         """Whether a job is under way."""
         return self.worker is not None
 
+    @property
+    def compiling(self) -> bool:
+        """Whether this panel's kernels are being compiled (warm-up under way)."""
+        return self.warmup_worker is not None or _warmup.busy(self.warmup_keys)
+
     def _set_buttons(self, enabled: bool) -> None:
         for button in self.buttons:
             button.setEnabled(enabled)
@@ -173,7 +178,12 @@ class JobControls(QWidget):
             if isinstance(value, Progress):
                 self.progress_bar.setRange(0, max(value.total, 1))
                 self.progress_bar.setValue(value.done)
-                if value.message and not state["dropped"]:
+                if state["dropped"]:
+                    pass
+                elif self.compiling:
+                    # the job waits for the warm-up's compilation
+                    self.status.setText(f"{what}: {COMPILING}")
+                elif value.message:
                     self.status.setText(value.message)
             elif on_yielded is not None and not _dropped():
                 on_yielded(value)
@@ -224,7 +234,7 @@ class JobControls(QWidget):
         self.cancel_button.setEnabled(True)
         self._set_buttons(False)
         self.progress_bar.setRange(0, 0)  # busy until the first Progress
-        if _warmup.busy(self.warmup_keys):
+        if self.compiling:
             self.status.setText(f"{what}: {COMPILING}")
         else:
             self.status.setText(f"{description}…" if description else "Running…")
