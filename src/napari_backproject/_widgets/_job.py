@@ -101,6 +101,7 @@ class JobControls(QWidget):
         self.warmup_keys: tuple[str, ...] = ()
         #: the running warm-up worker, if any
         self.warmup_worker = None
+        self._next_warmup: tuple | None = None
 
     @property
     def running(self) -> bool:
@@ -255,11 +256,14 @@ class JobControls(QWidget):
         started when every kernel was warmed already in this process.
         Errors go to the log, never to the user. Returns the worker or None.
         """
-        self.warmup_keys = tuple(keys)
-        dtypes = list(dtypes)
-        if self.warmup_worker is not None or not _warmup.pending(
-            self.warmup_keys, dtypes
-        ):
+        keys, dtypes = tuple(keys), list(dtypes)
+        if self.warmup_worker is not None:
+            # one at a time: run this request when the current one ends
+            self._next_warmup = (keys, dtypes)
+            self.warmup_keys = tuple(dict.fromkeys(self.warmup_keys + keys))
+            return None
+        self.warmup_keys = keys
+        if not _warmup.pending(keys, dtypes):
             return None
         worker = create_worker(
             _warmup.run,
@@ -287,6 +291,9 @@ class JobControls(QWidget):
 
         def _finished() -> None:
             self.warmup_worker = None
+            queued, self._next_warmup = self._next_warmup, None
+            if queued is not None and self.start_warmup(*queued) is not None:
+                return
             try:
                 if not self.running and self.status.text() == COMPILING:
                     self.status.setText("Ready")

@@ -175,13 +175,18 @@ class ReconstructWidget(QWidget):
         )
         self._update_visibility()
         self.sinogram.changed.connect(self._warm)
+        self.method.changed.connect(self._warm)
         self._warm()
 
     def _warm(self, *_: Any) -> None:
         """Compile (in the background) the kernels a Run on the chosen layer needs."""
         layer = self.sinogram.value
         dtypes = [np.dtype(layer.dtype)] if layer is not None else []
-        self.controls.start_warmup(["fbp", "sart"], dtypes)
+        # the chosen method only: FBP is ready in seconds, SART compiles
+        # while the user sets its parameters
+        self.controls.start_warmup(
+            ["sart" if self.method.value == "SART" else "fbp"], dtypes
+        )
 
     # ------------------------------------------------------------- state
     def _sinogram_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
