@@ -16,7 +16,6 @@ from napari.utils.notifications import NotificationSeverity, notification_manage
 
 from napari_backproject import SliceGeometry
 from napari_backproject._widgets._layers import geometry_metadata
-from napari_backproject._widgets.all_tools import AllToolsWidget
 from napari_backproject._widgets.backproject import BackprojectWidget
 from napari_backproject._widgets.reconstruct import ReconstructWidget
 from napari_backproject._widgets.sinogram import SinogramWidget
@@ -371,6 +370,8 @@ def test_straightened_layer_opens_beside_the_source(helix, qtbot):
 
 def test_compact_dock_fits_a_1000px_screen(make_napari_viewer, qtbot):
     """(9) every tool in one tabbed dock no taller than ~900 px."""
+    from napari_backproject._widgets.all_tools import AllToolsWidget
+
     viewer = make_napari_viewer()
     _, dock = viewer.window.add_plugin_dock_widget(
         "napari-backproject", "All tools (tabbed)"

@@ -18,7 +18,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import backproject_job, check_output_path
+from .._jobs import backproject_job, check_memory, check_output_path
 from ..backproject import placement
 from ..slice_geometry import SliceGeometry
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
@@ -202,6 +202,8 @@ class BackprojectWidget(QWidget):
             save_to = _file_value(self.save_file)
             if save_to is not None:
                 save_to = check_output_path(save_to)
+            elif str(self.extent.value) == "full":
+                check_memory(geometry.source_shape, data.dtype, "backproject")
         except ValueError as exc:
             show_error(f"Backproject: {exc}")
             self.job.status.setText(f"Failed: {exc}")
