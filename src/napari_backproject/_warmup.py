@@ -6,8 +6,9 @@ it opens, with the operations it will need (``"sinogram"``, ``"fbp"``,
 ``"sart"``, ``"straighten"``, ``"backproject"``) and the dtypes its layers
 have, so that pressing Run a few seconds later does not wait for the
 compiler. The tiny inputs take the same compiled paths as a real run: the
-same dtypes, the serial *and* the threaded path (``parallel=False`` and
-``True``), the pull backprojection for each label dtype in use.
+same dtypes, the threaded *and* the serial path (``parallel=True`` first:
+real images are usually large enough for threads), the pull backprojection
+for each label dtype in use.
 
 Qt-free: the widgets run :func:`run` in a napari worker. :func:`busy` tells
 whether a key is being compiled right now (a job started then says
@@ -106,15 +107,15 @@ def _warm_one(key: str, dtype: str) -> None:
     if key == "sinogram":
         image = np.zeros((16, 16), dt)
         image[6:10, 6:10] = 1
-        for parallel in (False, True):
+        for parallel in (True, False):
             tomography.radon(image, _theta(8), parallel=parallel)
     elif key == "fbp":
         sino = np.ones((16, 8), dt)
-        for parallel in (False, True):
+        for parallel in (True, False):
             tomography.iradon(sino, _theta(8), parallel=parallel)
     elif key == "sart":
         sino = np.ones((16, 8), dt)
-        for parallel in (False, True):
+        for parallel in (True, False):
             for _ in tomography.iradon_sart_iter(
                 sino, _theta(8), n_iter=1, parallel=parallel
             ):
