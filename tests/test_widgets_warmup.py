@@ -53,9 +53,9 @@ def test_run_while_compiling_says_so(make_napari_viewer, qtbot, warm, monkeypatc
     gate = threading.Event()
     real = _warmup._warm_one
 
-    def slow(key, dtype):
+    def slow(key, dtype, stop=None):
         gate.wait(30)
-        real(key, dtype)
+        real(key, dtype, stop)
 
     monkeypatch.setattr(_warmup, "_warm_one", slow)
     viewer = _sinogram_viewer(make_napari_viewer)
@@ -72,7 +72,7 @@ def test_run_while_compiling_says_so(make_napari_viewer, qtbot, warm, monkeypatc
 def test_warmup_errors_go_to_the_log(
     make_napari_viewer, qtbot, warm, monkeypatch, caplog
 ):
-    def broken(key, dtype):
+    def broken(key, dtype, stop=None):
         raise RuntimeError("no compiler today")
 
     monkeypatch.setattr(_warmup, "_warm_one", broken)

@@ -100,22 +100,31 @@ def _theta(n: int) -> np.ndarray:
     return np.linspace(0.0, 180.0, n, endpoint=False)
 
 
-def _warm_one(key: str, dtype: str) -> None:
+def _warm_one(key: str, dtype: str, stop: threading.Event | None = None) -> None:
     from . import tomography
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
 
     dt = np.dtype(dtype)
     if key == "sinogram":
         image = np.zeros((16, 16), dt)
         image[6:10, 6:10] = 1
         for parallel in (True, False):
+            if stopped():
+                return
             tomography.radon(image, _theta(8), parallel=parallel)
     elif key == "fbp":
         sino = np.ones((16, 8), dt)
         for parallel in (True, False):
+            if stopped():
+                return
             tomography.iradon(sino, _theta(8), parallel=parallel)
     elif key == "sart":
         sino = np.ones((16, 8), dt)
         for parallel in (True, False):
+            if stopped():
+                return
             for _ in tomography.iradon_sart_iter(
                 sino, _theta(8), n_iter=1, parallel=parallel
             ):
@@ -125,7 +134,9 @@ def _warm_one(key: str, dtype: str) -> None:
 
         volume = np.zeros((12, 12, 12), dt)
         path = np.array([[2.0, 6, 6], [6, 6, 6], [9, 6, 6]])
-        for order in (0, 1):
+        for order in (1, 0):
+            if stopped():
+                return
             data, _ = straighten(volume, path, width=4, height=4, order=order)
             np.asarray(data)
     elif key == "backproject":
@@ -142,13 +153,19 @@ def _warm_one(key: str, dtype: str) -> None:
         np.asarray(out)
 
 
-def run(keys: Iterable[str], dtypes: Iterable[Any] = ()) -> list[tuple[str, str]]:
+def run(
+    keys: Iterable[str],
+    dtypes: Iterable[Any] = (),
+    stop: threading.Event | None = None,
+) -> list[tuple[str, str]]:
     """Compile the kernels of ``keys`` for ``dtypes`` (blocking); returns the pairs done.
 
     Pairs already warmed in this process are skipped, so calling this again
     (another widget, the same dtypes) costs nothing; a pair whose kernels
-    are in numba's on-disk cache only loads them. Errors propagate (the
-    widget logs them).
+    are in numba's on-disk cache only loads them. Setting ``stop`` ends the
+    warm-up after the kernel being compiled (a compilation cannot be
+    interrupted): a job that starts then compiles only what it needs.
+    Errors propagate (the widget logs them).
 
     Examples
     --------
@@ -159,17 +176,22 @@ def run(keys: Iterable[str], dtypes: Iterable[Any] = ()) -> list[tuple[str, str]
     with _lock:
         for p in todo:
             _running[p] = _running.get(p, 0) + 1
+    finished = []
     try:
         for p in todo:
-            _warm_one(*p)
-            _done.add(p)
+            if stop is not None and stop.is_set():
+                break
+            _warm_one(*p, stop=stop)
+            if stop is None or not stop.is_set():
+                _done.add(p)
+                finished.append(p)
     finally:
         with _lock:
             for p in todo:
                 _running[p] -= 1
                 if _running[p] <= 0:
                     del _running[p]
-    return todo
+    return finished
 
 
 def pending(keys: Iterable[str], dtypes: Iterable[Any] = ()) -> bool:

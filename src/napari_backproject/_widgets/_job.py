@@ -19,6 +19,7 @@ and makes what happens visible, once:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -102,6 +103,7 @@ class JobControls(QWidget):
         #: the running warm-up worker, if any
         self.warmup_worker = None
         self._next_warmup: tuple | None = None
+        self._warmup_stop = threading.Event()
 
     @property
     def running(self) -> bool:
@@ -235,6 +237,10 @@ class JobControls(QWidget):
         self.cancel_button.setEnabled(True)
         self._set_buttons(False)
         self.progress_bar.setRange(0, 0)  # busy until the first Progress
+        # the job compiles what it needs itself; the warm-up stops after the
+        # kernel it is compiling now (the job would wait for it anyway)
+        self._warmup_stop.set()
+        self._next_warmup = None
         if self.compiling:
             self.status.setText(f"{what}: {COMPILING}")
         else:
@@ -258,17 +264,21 @@ class JobControls(QWidget):
         """
         keys, dtypes = tuple(keys), list(dtypes)
         if self.warmup_worker is not None:
-            # one at a time: run this request when the current one ends
+            # one at a time: stop the current one after the kernel it is
+            # compiling and run this request next
             self._next_warmup = (keys, dtypes)
             self.warmup_keys = tuple(dict.fromkeys(self.warmup_keys + keys))
+            self._warmup_stop.set()
             return None
         self.warmup_keys = keys
         if not _warmup.pending(keys, dtypes):
             return None
+        self._warmup_stop = threading.Event()
         worker = create_worker(
             _warmup.run,
             self.warmup_keys,
             dtypes,
+            self._warmup_stop,
             _start_thread=False,
             _ignore_errors=True,
         )
