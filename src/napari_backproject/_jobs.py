@@ -106,7 +106,7 @@ def same_geometry(a: SliceGeometry, b: SliceGeometry) -> bool:
     >>> kw = dict(source_shape=(8, 8, 8), source_dtype="uint8", scale=(1, 1, 1),
     ...           translate=(0, 0, 0), width=3, height=3, spacing=1.0,
     ...           centers=[[4, 4, 4]], tangents=[[1, 0, 0]], e_u=[[0, 0, 1]],
-    ...           e_v=[[0, 1, 0]])
+    ...           e_v=[[0, 1, 0]], path=[[4, 4, 4]])
     >>> same_geometry(SliceGeometry(**kw, options={"order": 0}),
     ...               SliceGeometry(**kw, options={"order": 1}))
     True
@@ -174,7 +174,7 @@ def check_memory(shape: tuple, dtype: Any, what: str) -> None:
     >>> check_memory((10**7, 10**6), "float64", "straighten")
     Traceback (most recent call last):
     ...
-    ValueError: straighten: the result (10000000 x 1000000, float64) needs 74505806 MiB but only ...
+    ValueError: straighten: the result (10000000 x 1000000, float64) needs 76293945 MiB ...
     """
     need = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
     have = available_memory()
