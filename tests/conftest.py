@@ -63,3 +63,17 @@ def run_fresh_numba(tmp_path):
         ).stdout
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _widget_settings_dir(tmp_path_factory, monkeypatch):
+    """Widgets keep their settings in a fresh folder per test, not the user's."""
+    monkeypatch.setenv(
+        "NAPARI_BACKPROJECT_CONFIG_DIR", str(tmp_path_factory.mktemp("settings"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_widget_warmup(monkeypatch):
+    """Widgets compile nothing in the background unless a test asks for it."""
+    monkeypatch.setenv("NAPARI_BACKPROJECT_WARMUP", "0")

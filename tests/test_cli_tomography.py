@@ -34,7 +34,7 @@ def stack_tif(tmp_path_factory):
 def test_sinogram_stack_matches_radon(stack_tif, tmp_path, capsys):
     src, stack = stack_tif
     out = tmp_path / "sino.tif"
-    code = main(["sinogram", str(src), str(out), "--angles", "12"])
+    code = main(["sinogram", str(src), "-o", str(out), "--angles", "12"])
     assert code == 0
     data, md = read_tiff(out)
     theta = np.linspace(0, 180, 12, endpoint=False)
@@ -54,10 +54,19 @@ def test_reconstruct_fbp_uses_stored_theta(stack_tif, tmp_path):
     src, stack = stack_tif
     sino = tmp_path / "sino.tif"
     out = tmp_path / "fbp.tif"
-    args = ["sinogram", str(src), str(sino), "--angles", "10"]
+    args = ["sinogram", str(src), "-o", str(sino), "--angles", "10"]
     assert main([*args, "--angle-range", "10", "170"]) == 0
     code = main(
-        ["reconstruct", str(sino), str(out), "--method", "fbp", "--filter", "hann"]
+        [
+            "reconstruct",
+            str(sino),
+            "-o",
+            str(out),
+            "--method",
+            "fbp",
+            "--filter",
+            "hann",
+        ]
     )
     assert code == 0
     data, md = read_tiff(out)
@@ -79,8 +88,8 @@ def test_reconstruct_sart_iterations_and_clip(stack_tif, tmp_path):
     src, _ = stack_tif
     sino = tmp_path / "sino.tif"
     out = tmp_path / "sart.tif"
-    assert main(["sinogram", str(src), str(sino), "--angles", "16"]) == 0
-    args = ["reconstruct", str(sino), str(out), "--method", "sart"]
+    assert main(["sinogram", str(src), "-o", str(sino), "--angles", "16"]) == 0
+    args = ["reconstruct", str(sino), "-o", str(out), "--method", "sart"]
     assert main([*args, "--iterations", "2", "--clip", "0", "1"]) == 0
     data, md = read_tiff(out)
     theta = np.linspace(0, 180, 16, endpoint=False)
@@ -99,13 +108,16 @@ def test_2d_round_trip_no_circle(tmp_path):
     src = tmp_path / "one.tif"
     tifffile.imwrite(src, img)  # a foreign TIFF: no metadata of ours
     sino, rec = tmp_path / "s.tif", tmp_path / "r.tif"
-    assert main(["sinogram", str(src), str(sino), "--angles", "20", "--no-circle"]) == 0
+    assert (
+        main(["sinogram", str(src), "-o", str(sino), "--angles", "20", "--no-circle"])
+        == 0
+    )
     data, md = read_tiff(sino)
     theta = np.linspace(0, 180, 20, endpoint=False)
     expected = tomography.radon(img, theta, circle=False)
     assert data.shape == expected.shape and md["circle"] is False
     np.testing.assert_allclose(np.asarray(data), expected, rtol=1e-5, atol=1e-5)
-    assert main(["reconstruct", str(sino), str(rec)]) == 0
+    assert main(["reconstruct", str(sino), "-o", str(rec)]) == 0
     image, md2 = read_tiff(rec)
     ref = tomography.iradon(expected, theta, circle=False)
     assert image.shape == ref.shape == (20, 20)
@@ -119,7 +131,7 @@ def test_reconstruct_foreign_sinogram_uses_uniform_angles(tmp_path):
     src = tmp_path / "foreign.tif"
     tifffile.imwrite(src, sino)
     out = tmp_path / "r.tif"
-    assert main(["reconstruct", str(src), str(out)]) == 0
+    assert main(["reconstruct", str(src), "-o", str(out)]) == 0
     data, md = read_tiff(out)
     assert md["theta_source"] == "uniform"
     np.testing.assert_allclose(
@@ -127,7 +139,7 @@ def test_reconstruct_foreign_sinogram_uses_uniform_angles(tmp_path):
     )
     # --theta-from-file insists on stored angles
     bad = tmp_path / "bad.tif"
-    assert main(["reconstruct", str(src), str(bad), "--theta-from-file"]) == 2
+    assert main(["reconstruct", str(src), "-o", str(bad), "--theta-from-file"]) == 2
     assert not bad.exists()
 
 
@@ -143,7 +155,7 @@ def test_reconstruct_foreign_sinogram_uses_uniform_angles(tmp_path):
 def test_reconstruct_bad_options(stack_tif, tmp_path, capsys, extra, message):
     src, _ = stack_tif
     out = tmp_path / "x.tif"
-    assert main(["reconstruct", str(src), str(out), *extra]) == 2
+    assert main(["reconstruct", str(src), "-o", str(out), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
 
@@ -151,16 +163,28 @@ def test_reconstruct_bad_options(stack_tif, tmp_path, capsys, extra, message):
 def test_sinogram_errors(tmp_path, capsys):
     out = tmp_path / "x.tif"
     assert (
-        main(["sinogram", str(tmp_path / "missing.tif"), str(out), "--angles", "4"])
+        main(
+            ["sinogram", str(tmp_path / "missing.tif"), "-o", str(out), "--angles", "4"]
+        )
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
     src = tmp_path / "one.tif"
     tifffile.imwrite(src, _disk(8))
-    args = ["sinogram", str(src), str(out), "--angles", "4", "--angle-range", "5", "5"]
+    args = [
+        "sinogram",
+        str(src),
+        "-o",
+        str(out),
+        "--angles",
+        "4",
+        "--angle-range",
+        "5",
+        "5",
+    ]
     assert main(args) == 2
     assert "END > START" in capsys.readouterr().err
-    assert main(["sinogram", str(src), str(out), "--angles", "0"]) == 2
+    assert main(["sinogram", str(src), "-o", str(out), "--angles", "0"]) == 2
     assert not out.exists()
 
 
@@ -181,5 +205,5 @@ def test_interrupted_write_leaves_no_file(stack_tif, tmp_path, monkeypatch):
     assert _common.progress_bar is not bar
     src, _ = stack_tif
     out = tmp_path / "sino.tif"
-    assert main(["sinogram", str(src), str(out), "--angles", "6"]) == 130
+    assert main(["sinogram", str(src), "-o", str(out), "--angles", "6"]) == 130
     assert list(tmp_path.iterdir()) == []

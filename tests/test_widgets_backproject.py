@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_backproject._jobs import backproject_job
 from napari_backproject._widgets._layers import geometry_metadata, matching_geometry
-from napari_backproject._widgets.backproject import BackprojectWidget, backproject_job
+from napari_backproject._widgets.backproject import BackprojectWidget
 from napari_backproject.backproject import backproject
 from napari_backproject.io.tiff import read_tiff
 from napari_backproject.straighten import straighten
@@ -54,18 +55,24 @@ def _run(viewer, qtbot, widget, name="seg backprojected"):
     return viewer.layers[name]
 
 
-def test_dock_widget_lists_labels_and_images(viewer_with_segmentation):
+def test_dock_widget_offers_layers_that_match_a_geometry(viewer_with_segmentation):
+    # issue 17 (8): the source image (3D, no geometry) is not offered, the
+    # segmentation painted on the straightened image is, first
     viewer = viewer_with_segmentation
     _, widget = viewer.window.add_plugin_dock_widget(
         "napari-backproject", "Backproject"
     )
     assert isinstance(widget, BackprojectWidget)
     names = [layer.name for layer in widget.layer.choices]
-    assert names == ["helix", "helix straightened", "seg"]
+    assert names == ["seg", "helix straightened"]
+    assert widget.layer.value.name == "seg"
     viewer.add_points([[1.0, 2, 3]])
-    assert len(widget.layer.choices) == 3  # points are not offered
+    assert len(widget.layer.choices) == 2  # points are not offered
     viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="other")
-    assert "other" in [layer.name for layer in widget.layer.choices]
+    assert "other" not in [layer.name for layer in widget.layer.choices]
+    shape = viewer.layers["helix straightened"].data.shape
+    viewer.add_labels(np.zeros(shape, np.uint8), name="painted")
+    assert "painted" in [layer.name for layer in widget.layer.choices]
 
 
 def test_bbox_result_lies_on_source(viewer_with_segmentation, small_helix, qtbot):
@@ -138,10 +145,11 @@ def test_geometry_json_and_save(
     # a labels layer nobody can match by metadata: only the JSON file helps
     viewer.layers.remove("helix straightened")
     widget = BackprojectWidget(viewer)
-    widget.layer.value = viewer.layers["seg"]
+    assert list(widget.layer.choices) == []  # nothing matches a geometry
     widget.run_button.click()
     assert "no geometry" in widget.job.status.text()
     widget.geometry_file.value = str(gpath)
+    widget.layer.value = viewer.layers["seg"]  # offered once the JSON fits it
     widget.binary.value = True
     out = tmp_path / "bp.tif"
     widget.save_file.value = str(out)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from napari_backproject import SliceGeometry
+from napari_backproject._jobs import straighten_job
 from napari_backproject._widgets._layers import (
     geometry_of,
     layer_path,
@@ -16,7 +17,6 @@ from napari_backproject._widgets.straighten import (
     PREVIEW_CURVE,
     PREVIEW_PLANES,
     StraightenWidget,
-    straighten_job,
 )
 from napari_backproject.straighten import geometry_json_path, straighten
 

@@ -110,7 +110,8 @@ def test_sinogram_input_errors(viewer, sinogram_widget):
     with pytest.raises(ValueError, match="Choose an image layer"):
         w.run()
     viewer.add_image(np.zeros((2, 2, 8, 8)), name="4d")
-    with pytest.raises(ValueError, match="4 dimensions"):
+    assert viewer.layers["4d"] not in w.image.choices  # not offered
+    with pytest.raises(ValueError, match="Choose an image layer"):
         w.run()
     viewer.add_image(np.zeros((8, 8)), name="flat")
     w.image.value = viewer.layers["flat"]
@@ -333,7 +334,7 @@ def test_sinogram_tiff_from_cli_opens_with_its_angles(
 
     src, sino_path = tmp_path / "ph.tif", tmp_path / "sino.tif"
     tifffile.imwrite(src, _phantom())
-    args = ["sinogram", str(src), str(sino_path), "--angles", "15"]
+    args = ["sinogram", str(src), "-o", str(sino_path), "--angles", "15"]
     assert main([*args, "--angle-range", "0", "150"]) == 0
     (layer,) = viewer.open(sino_path, plugin=PLUGIN)
     w = reconstruct_widget

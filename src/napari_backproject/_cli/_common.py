@@ -43,3 +43,38 @@ def output_path(path: str, overwrite: bool = True) -> Path:
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
     return p
+
+
+def add_output(parser, help_text: str) -> None:
+    """``-o/--output`` (the one style of every subcommand), plus the old positional.
+
+    The positional output (``sinogram in.tif out.tif``) still works, with a
+    deprecation message; :func:`resolve_output` picks the one given.
+    """
+    parser.add_argument("-o", "--output", default=None, help=f"{help_text} (required)")
+    parser.add_argument(
+        "legacy_output",
+        nargs="?",
+        default=None,
+        metavar="OUTPUT",
+        help="deprecated: give the output with -o OUTPUT",
+    )
+
+
+def resolve_output(args) -> str:
+    """The output path from ``-o`` or (deprecated) the positional argument."""
+    legacy = getattr(args, "legacy_output", None)
+    if legacy is not None and args.output is not None:
+        raise ValueError(
+            f"two outputs given ({legacy} and -o {args.output}); give only -o OUTPUT."
+        )
+    if legacy is not None:
+        print(
+            f"napari-backproject {args.command}: the positional OUTPUT is "
+            f"deprecated; use -o {legacy}",
+            file=sys.stderr,
+        )
+        return legacy
+    if args.output is None:
+        raise ValueError("the output is missing: give -o OUTPUT.")
+    return args.output

@@ -68,7 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--binary", action="store_true", help="write foreground (!= 0) as uint8 0/1"
     )
-    p.add_argument("--compression", choices=COMPRESSIONS, default="zlib")
+    p.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default="zlib",
+        help="lossless compression of the output (default zlib)",
+    )
     p.add_argument(
         "--folder",
         action="store_true",

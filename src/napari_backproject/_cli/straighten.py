@@ -107,7 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="rotation of the planes about the tangent, degrees (default 0)",
     )
-    p.add_argument("--compression", choices=COMPRESSIONS, default="zlib")
+    p.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default="zlib",
+        help="lossless compression of the output (default zlib)",
+    )
     p.add_argument("-o", "--output", required=True, help="output TIFF (OUT.tif)")
     p.set_defaults(func=run)
 

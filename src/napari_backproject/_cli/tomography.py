@@ -14,9 +14,9 @@ Examples
 --------
 .. code-block:: bash
 
-    napari-backproject sinogram phantom.tif sino.tif --angles 180
-    napari-backproject reconstruct sino.tif fbp.tif --method fbp --filter hann
-    napari-backproject reconstruct sino.tif sart.tif --method sart --iterations 3
+    napari-backproject sinogram phantom.tif -o sino.tif --angles 180
+    napari-backproject reconstruct sino.tif -o fbp.tif --method fbp --filter hann
+    napari-backproject reconstruct sino.tif -o sart.tif --method sart --iterations 3
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from ._common import existing_file, output_path, progress_bar
+from ._common import (
+    add_output,
+    existing_file,
+    output_path,
+    progress_bar,
+    resolve_output,
+)
 
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "none")
 INTERPOLATIONS = ("linear", "nearest", "cubic")
@@ -41,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
     >>> register(parser.add_subparsers())
-    >>> parser.parse_args(["sinogram", "a.tif", "b.tif", "--angles", "9"]).angles
+    >>> parser.parse_args(["sinogram", "a.tif", "-o", "b.tif", "--angles", "9"]).angles
     9
     """
     s = sub.add_parser(
@@ -55,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     s.add_argument("input", help="input TIFF: 2D image (Y, X) or stack (Z, Y, X)")
-    s.add_argument("output", help="output sinogram TIFF")
+    add_output(s, "output sinogram TIFF")
     s.add_argument(
         "--angles", type=int, required=True, help="number of projections (>= 1)"
     )
@@ -87,8 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     r.add_argument("input", help="input sinogram TIFF")
-    r.add_argument("output", help="output image TIFF")
-    r.add_argument("--method", choices=("fbp", "sart"), default="fbp")
+    add_output(r, "output image TIFF")
+    r.add_argument(
+        "--method",
+        choices=("fbp", "sart"),
+        default="fbp",
+        help="fbp: filtered back projection (default); sart: iterative SART",
+    )
     r.add_argument(
         "--filter",
         choices=FILTERS,
@@ -207,14 +218,14 @@ def run_sinogram(args: argparse.Namespace) -> int:
     Examples
     --------
     >>> from napari_backproject.cli import main
-    >>> main(["sinogram", "in.tif", "sino.tif", "--angles", "180"])  # doctest: +SKIP
+    >>> main(["sinogram", "in.tif", "-o", "sino.tif", "--angles", "180"])  # doctest: +SKIP
     0
     """
     from .. import tomography
 
     theta = _uniform(args.angles, *args.angle_range)
     data, md = _open(args.input)
-    out = output_path(args.output)
+    out = output_path(resolve_output(args))
     circle = not args.no_circle
     scale, translate = _geometry(md, data.ndim)
     stack = data if data.ndim == 3 else data[None]
@@ -322,13 +333,13 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     Examples
     --------
     >>> from napari_backproject.cli import main
-    >>> main(["reconstruct", "sino.tif", "rec.tif", "--method", "sart"])  # doctest: +SKIP
+    >>> main(["reconstruct", "sino.tif", "-o", "rec.tif", "--method", "sart"])  # doctest: +SKIP
     0
     """
     from .. import tomography
 
     data, md = _open(args.input)
-    out = output_path(args.output)
+    out = output_path(resolve_output(args))
     kwargs = _method_kwargs(args, md)
     theta, theta_source = _theta(args, md, int(data.shape[-1]))
     scale, translate = _geometry(md, data.ndim)

@@ -4,16 +4,27 @@ Widgets build a generator function that yields
 :class:`napari_backproject._progress.Progress` updates (and, optionally,
 intermediate results) and returns the final result. :class:`JobControls`
 connects every callback *before* starting the worker, so no result is lost,
-and shows progress, errors and cancellation.
+and makes what happens visible, once:
+
+- warnings raised by the job become napari warning notifications (each text
+  once per run);
+- an error becomes one error notification with a readable message and the
+  status line; the traceback goes to the log only;
+- the Run buttons are disabled while a job runs and enabled again when it
+  ends (returned, failed or cancelled);
+- a ``guard`` checks, when results arrive, that the job's inputs are still in
+  the viewer; if not, the results are dropped with a notice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,13 +34,49 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .. import _warmup
 from .._progress import Progress
+
+logger = logging.getLogger("napari_backproject")
+
+#: status text while a job waits for the first-use compilation of its kernels
+COMPILING = "compiling (first use only)…"
+
+
+def readable(exc: BaseException) -> str:
+    """A one-line message for an exception raised by a job.
+
+    Examples
+    --------
+    >>> readable(ValueError("width must be >= 1"))
+    'width must be >= 1'
+    >>> readable(MemoryError())[:20]
+    'not enough memory fo'
+    """
+    if isinstance(exc, MemoryError):
+        detail = f" ({exc})" if str(exc) else ""
+        return (
+            f"not enough memory for this job{detail}; make the output smaller "
+            "(fewer or smaller planes, a bounding box) or save it to a file."
+        )
+    text = str(exc).strip()
+    return text if text else type(exc).__name__
 
 
 class JobControls(QWidget):
-    """Progress bar and Cancel button, with a status line, for one background job."""
+    """Progress bar and Cancel button, with a status line, for one background job.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Parameters
+    ----------
+    parent : QWidget, optional
+        The dock widget.
+    buttons : iterable of QPushButton
+        Buttons that start a job; disabled while one runs.
+    """
+
+    def __init__(
+        self, parent: QWidget | None = None, buttons: Iterable[QPushButton] = ()
+    ) -> None:
         super().__init__(parent)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 1)
@@ -49,11 +96,28 @@ class JobControls(QWidget):
         layout.addWidget(self.status)
         self.worker = None
         self.last_error: BaseException | None = None
+        #: buttons disabled while a job runs
+        self.buttons: list[QPushButton] = list(buttons)
+        #: the warm-up keys this panel's jobs need compiled (see ``_warmup``)
+        self.warmup_keys: tuple[str, ...] = ()
+        #: the running warm-up worker, if any
+        self.warmup_worker = None
+        self._next_warmup: tuple | None = None
+        self._warmup_stop = threading.Event()
 
     @property
     def running(self) -> bool:
         """Whether a job is under way."""
         return self.worker is not None
+
+    @property
+    def compiling(self) -> bool:
+        """Whether this panel's kernels are being compiled (warm-up under way)."""
+        return self.warmup_worker is not None or _warmup.busy(self.warmup_keys)
+
+    def _set_buttons(self, enabled: bool) -> None:
+        for button in self.buttons:
+            button.setEnabled(enabled)
 
     def start(
         self,
@@ -63,44 +127,101 @@ class JobControls(QWidget):
         on_yielded: Callable[[Any], None] | None = None,
         on_finished: Callable[[], None] | None = None,
         description: str = "",
+        guard: Callable[[], str | None] | None = None,
         **kwargs: Any,
     ):
         """Start ``function(*args, **kwargs)`` (a generator function) in a thread.
 
         ``Progress`` values it yields move the bar; any other yielded value
         goes to ``on_yielded``; its return value goes to ``on_returned`` on
-        the GUI thread. Returns the (already started) worker.
+        the GUI thread. ``guard()`` returns None while the job's inputs are
+        still there, else a message: results are then dropped and the
+        message is shown once. Returns the (already started) worker.
+
+        Raises
+        ------
+        RuntimeError
+            A job is already running (the Run buttons are disabled then).
         """
         if self.worker is not None:
-            raise RuntimeError("a job is already running; cancel it first")
-        worker = create_worker(function, *args, _start_thread=False, **kwargs)
+            raise RuntimeError(
+                f"{description or 'a job'} is already running; wait or cancel it."
+            )
+        worker = create_worker(
+            function, *args, _start_thread=False, _ignore_errors=True, **kwargs
+        )
+        # napari relays errors (with a traceback) and warnings itself; we
+        # notify once, readably, and log the traceback
+        for signal, slot in (
+            (worker.errored, getattr(worker, "_relay_error", None)),
+            (worker.warned, getattr(worker, "_relay_warning", None)),
+        ):
+            if slot is not None:
+                try:
+                    signal.disconnect(slot)
+                except (TypeError, RuntimeError, ValueError):  # pragma: no cover
+                    pass
         self.last_error = None
+        what = description or "job"
+        seen_warnings: set[str] = set()
+        state = {"dropped": False}
+
+        def _dropped() -> bool:
+            if state["dropped"]:
+                return True
+            message = guard() if guard is not None else None
+            if message:
+                state["dropped"] = True
+                self.status.setText(f"Result dropped: {message}")
+                show_info(f"{what}: result dropped: {message}")
+                worker.quit()
+            return state["dropped"]
 
         def _yielded(value: Any) -> None:
             if isinstance(value, Progress):
                 self.progress_bar.setRange(0, max(value.total, 1))
                 self.progress_bar.setValue(value.done)
-                if value.message:
+                if state["dropped"]:
+                    pass
+                elif self.compiling:
+                    # the job waits for the warm-up's compilation
+                    self.status.setText(f"{what}: {COMPILING}")
+                elif value.message:
                     self.status.setText(value.message)
-            elif on_yielded is not None:
+            elif on_yielded is not None and not _dropped():
                 on_yielded(value)
+
+        def _warned(args: tuple) -> None:
+            text = str(args[0]) if args else ""
+            if text and text not in seen_warnings:
+                seen_warnings.add(text)
+                logger.warning("%s: %s", what, text)
+                show_warning(f"{what}: {text}")
 
         def _errored(exc: BaseException) -> None:
             self.last_error = exc
-            self.status.setText(f"Failed: {exc}")
-            show_error(f"{description or 'job'} failed: {exc}")
+            logger.error(
+                "%s failed", what, exc_info=(type(exc), exc, exc.__traceback__)
+            )
+            message = readable(exc)
+            self.status.setText(f"Failed: {message}")
+            show_error(f"{what} failed: {message}")
 
         def _aborted() -> None:
-            self.status.setText("Cancelled")
-            show_info(f"{description or 'job'} cancelled")
+            if not state["dropped"]:
+                self.status.setText("Cancelled")
+                show_info(f"{what} cancelled")
 
         def _finished() -> None:
             self.worker = None
             self.cancel_button.setEnabled(False)
+            self._set_buttons(True)
             if on_finished is not None:
                 on_finished()
 
         def _returned(value: Any) -> None:
+            if _dropped():
+                return
             self.status.setText("Done")
             on_returned(value)
 
@@ -108,13 +229,22 @@ class JobControls(QWidget):
             worker.yielded.connect(_yielded)
         worker.returned.connect(_returned)
         worker.errored.connect(_errored)
+        worker.warned.connect(_warned)
         if hasattr(worker, "aborted"):
             worker.aborted.connect(_aborted)
         worker.finished.connect(_finished)
         self.worker = worker
         self.cancel_button.setEnabled(True)
+        self._set_buttons(False)
         self.progress_bar.setRange(0, 0)  # busy until the first Progress
-        self.status.setText(f"{description}…" if description else "Running…")
+        # the job compiles what it needs itself; the warm-up stops after the
+        # kernel it is compiling now (the job would wait for it anyway)
+        self._warmup_stop.set()
+        self._next_warmup = None
+        if self.compiling:
+            self.status.setText(f"{what}: {COMPILING}")
+        else:
+            self.status.setText(f"{description}…" if description else "Running…")
         worker.start()
         return worker
 
@@ -123,3 +253,67 @@ class JobControls(QWidget):
         if self.worker is not None:
             self.status.setText("Cancelling…")
             self.worker.quit()
+
+    def start_warmup(self, keys: Iterable[str], dtypes: Iterable[Any] = ()):
+        """Compile the kernels of ``keys`` in the background (see ``_warmup``).
+
+        The status line says "compiling (first use only)…" while it runs
+        (unless a job is running); the Run buttons stay usable. Nothing is
+        started when every kernel was warmed already in this process.
+        Errors go to the log, never to the user. Returns the worker or None.
+        """
+        keys, dtypes = tuple(keys), list(dtypes)
+        if self.warmup_worker is not None:
+            # one at a time: stop the current one after the kernel it is
+            # compiling and run this request next
+            self._next_warmup = (keys, dtypes)
+            self.warmup_keys = tuple(dict.fromkeys(self.warmup_keys + keys))
+            self._warmup_stop.set()
+            return None
+        self.warmup_keys = keys
+        if not _warmup.pending(keys, dtypes):
+            return None
+        self._warmup_stop = threading.Event()
+        worker = create_worker(
+            _warmup.run,
+            self.warmup_keys,
+            dtypes,
+            self._warmup_stop,
+            _start_thread=False,
+            _ignore_errors=True,
+        )
+        for signal, slot in (
+            (worker.errored, getattr(worker, "_relay_error", None)),
+            (worker.warned, getattr(worker, "_relay_warning", None)),
+        ):
+            if slot is not None:
+                try:
+                    signal.disconnect(slot)
+                except (TypeError, RuntimeError, ValueError):  # pragma: no cover
+                    pass
+
+        def _errored(exc: BaseException) -> None:
+            logger.warning(
+                "warm-up of %s failed (the job will compile on first use)",
+                ", ".join(self.warmup_keys),
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+
+        def _finished() -> None:
+            self.warmup_worker = None
+            queued, self._next_warmup = self._next_warmup, None
+            if queued is not None and self.start_warmup(*queued) is not None:
+                return
+            try:
+                if not self.running and self.status.text() == COMPILING:
+                    self.status.setText("Ready")
+            except RuntimeError:  # pragma: no cover - widget deleted meanwhile
+                pass
+
+        worker.errored.connect(_errored)
+        worker.finished.connect(_finished)
+        self.warmup_worker = worker
+        if not self.running:
+            self.status.setText(COMPILING)
+        worker.start()
+        return worker

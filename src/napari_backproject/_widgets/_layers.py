@@ -23,6 +23,8 @@ GEOMETRY_KEY = "slice_geometry"
 FILE_GEOMETRY_KEY = "geometry"
 #: key of the source image layer's name in ``layer.metadata``
 SOURCE_KEY = "source_layer"
+#: Shapes types that describe a path (a rectangle or an ellipse does not)
+PATH_SHAPES = ("path", "line")
 
 
 def _kind(layer: Any) -> str:
@@ -93,8 +95,8 @@ def layer_path(
         if shape_index is None:
             selected = sorted(path_layer.selected_data)
             types = list(path_layer.shape_type)
-            lines = [i for i, t in enumerate(types) if t in ("path", "line")]
-            if len(selected) == 1:
+            lines = [i for i, t in enumerate(types) if t in PATH_SHAPES]
+            if len(selected) == 1 and types[selected[0]] in PATH_SHAPES:
                 shape_index = selected[0]
             elif lines:
                 shape_index = lines[0]
@@ -104,6 +106,13 @@ def layer_path(
             raise ValueError(
                 f"shape_index {shape_index} is out of range: layer "
                 f"{path_layer.name!r} has {len(shapes)} shapes."
+            )
+        kind_of = path_layer.shape_type[shape_index]
+        if kind_of not in PATH_SHAPES:
+            raise ValueError(
+                f"shape {shape_index} of {path_layer.name!r} is a {kind_of}, not a "
+                "path; trace the structure with the Shapes 'path' or 'line' tool, "
+                "or with Points in order."
             )
         pts = np.asarray(shapes[shape_index], dtype=np.float64)
     if pts.shape[0] < 2:
@@ -186,14 +195,60 @@ def matching_geometry(layer: Any, layers: Iterable[Any]) -> tuple[SliceGeometry,
             f"'{GEOMETRY_KEY}' metadata and no straightened layer has that shape. "
             "Choose the geometry JSON file written with the straightened volume."
         )
-    first = found[0][0].to_dict()
-    if any(g.to_dict() != first for g, _ in found[1:]):
-        names = ", ".join(repr(n) for _, n in found)
+    distinct = distinct_geometries(found)
+    if len(distinct) > 1:
+        names = ", ".join(repr(n) for _, n in distinct)
         raise ValueError(
             f"several straightened layers have the shape {shape} ({names}) with "
-            "different geometries; choose the geometry JSON file explicitly."
+            "different geometries; choose which one in 'geometry from'."
         )
-    return found[0]
+    return distinct[0]
+
+
+def distinct_geometries(
+    found: Iterable[tuple[SliceGeometry, str]],
+) -> list[tuple[SliceGeometry, str]]:
+    """Keep the first of each group of identical geometries (options aside).
+
+    Two straightened layers that differ only in interpolation order (or any
+    other option) place the same planes and count as one.
+
+    Examples
+    --------
+    >>> distinct_geometries([(g, "a"), (g, "b")])  # doctest: +SKIP
+    [(g, 'a')]
+    """
+    from .._jobs import same_geometry
+
+    out: list[tuple[SliceGeometry, str]] = []
+    for g, name in found:
+        if not any(same_geometry(g, h) for h, _ in out):
+            out.append((g, name))
+    return out
+
+
+def geometry_candidates(
+    layer: Any, layers: Iterable[Any]
+) -> list[tuple[SliceGeometry, str]]:
+    """Every distinct geometry that fits ``layer``: its own, else matching layers'.
+
+    Examples
+    --------
+    >>> [name for _, name in geometry_candidates(labels, viewer.layers)]  # doctest: +SKIP
+    ['helix straightened']
+    """
+    own = geometry_of(layer)
+    if own is not None:
+        return [(own, layer.name)]
+    shape = tuple(layer.data.shape)
+    found = []
+    for other in layers:
+        if other is layer:
+            continue
+        g = geometry_of(other)
+        if g is not None and tuple(g.straightened_shape) == shape:
+            found.append((g, other.name))
+    return distinct_geometries(found)
 
 
 def plane_outlines(geometry: SliceGeometry, every: int = 1) -> list[np.ndarray]:

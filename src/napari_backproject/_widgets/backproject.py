@@ -10,7 +10,6 @@ offset, so it lies exactly on the source image.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +18,12 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._progress import Cancelled, Progress, iter_chunks
-from ..backproject import backproject, placement, write_backprojection
-from ..io.tiff import read_tiff
+from .._jobs import backproject_job, check_memory, check_output_path
+from ..backproject import placement
 from ..slice_geometry import SliceGeometry
-from ._dock import dock_layout, follow_layers
+from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
-from ._layers import SOURCE_KEY, matching_geometry
+from ._layers import SOURCE_KEY, geometry_candidates, geometry_of
 
 if TYPE_CHECKING:
     import napari
@@ -33,99 +31,7 @@ if TYPE_CHECKING:
 
 def _file_value(edit: FileEdit) -> Path | None:
     text = str(edit.line_edit.value).strip()
-    return Path(text) if text else None
-
-
-def _write_polling(
-    data: Any,
-    geometry: SliceGeometry,
-    save_to: Path,
-    options: dict,
-    compression: str,
-    abort_requested,
-):
-    """Run :func:`write_backprojection` in a helper thread, yielding its progress.
-
-    Returns ``(path, offset)``, or None when cancelled (the writer removes
-    its temporary file when its progress callback raises ``Cancelled``).
-    """
-    state: dict[str, Any] = {"done": 0, "total": 1, "result": None, "error": None}
-    stop = threading.Event()
-
-    def _progress(done: int, total: int) -> None:
-        state["done"], state["total"] = done, total
-        if stop.is_set() or abort_requested():
-            raise Cancelled
-
-    def _target() -> None:
-        try:
-            state["result"] = write_backprojection(
-                data,
-                geometry,
-                save_to,
-                compression=compression,
-                progress=_progress,
-                **options,
-            )
-        except BaseException as exc:  # re-raised in the job below
-            state["error"] = exc
-
-    thread = threading.Thread(target=_target, daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.05)
-            yield Progress(state["done"], state["total"], f"Writing {save_to.name}…")
-    finally:  # closed early (job aborted): stop the writer, which cleans up
-        if thread.is_alive():
-            stop.set()
-            thread.join()
-    error = state["error"]
-    if isinstance(error, Cancelled):
-        return None
-    if error is not None:
-        raise error
-    return state["result"]
-
-
-def backproject_job(
-    data: Any,
-    geometry: SliceGeometry,
-    options: dict,
-    save_to: Path | None = None,
-    compression: str = "zlib",
-    abort_requested=lambda: False,
-):
-    """Generator job: backproject chunk by chunk (or stream to a file).
-
-    Without ``save_to`` the lazy result is computed one slab at a time into a
-    NumPy array; with ``save_to`` it is streamed to that TIFF by
-    :func:`~napari_backproject.backproject.write_backprojection` and opened
-    lazily. Yields :class:`~napari_backproject._progress.Progress`; returns
-    ``(data, offset, saved_path_or_None)``, or None when cancelled.
-
-    Examples
-    --------
-    >>> gen = backproject_job(labels, geometry, {"extent": "bbox"})  # doctest: +SKIP
-    """
-    if save_to is not None:
-        result = yield from _write_polling(
-            data, geometry, save_to, options, compression, abort_requested
-        )
-        if result is None:
-            yield Progress(0, 1, "Cancelled")  # the worker aborts here
-            return None
-        path, offset = result
-        lazy, _ = read_tiff(path)
-        return lazy, tuple(offset), path
-    lazy, offset = backproject(data, geometry, lazy=True, **options)
-    out = np.zeros(lazy.shape, dtype=lazy.dtype)
-    n = lazy.shape[0]
-    yield Progress(0, n, "Backprojecting…")
-    for start, stop, block in iter_chunks(lazy):
-        out[start:stop] = block
-        yield Progress(stop, n, f"Backprojected {stop}/{n} planes")
-    return out, tuple(offset), None
+    return Path(text) if text and text != "." else None
 
 
 class BackprojectWidget(QWidget):
@@ -148,7 +54,18 @@ class BackprojectWidget(QWidget):
         self.layer = ComboBox(
             label="straightened data",
             choices=self._layer_choices,
-            tooltip="Labels (or Image) layer made on a straightened volume",
+            tooltip=(
+                "Labels (or Image) layer that carries a straightened geometry or "
+                "has the shape of a straightened layer"
+            ),
+        )
+        self.geometry_layer = ComboBox(
+            label="geometry from",
+            choices=self._geometry_choices,
+            tooltip=(
+                "the straightened layer whose planes to use (identical geometries "
+                "are listed once)"
+            ),
         )
         self.geometry_file = FileEdit(
             label="geometry JSON (optional)",
@@ -170,6 +87,7 @@ class BackprojectWidget(QWidget):
         self.container = Container(
             widgets=[
                 self.layer,
+                self.geometry_layer,
                 self.geometry_file,
                 self.extent,
                 self.method,
@@ -177,22 +95,61 @@ class BackprojectWidget(QWidget):
                 self.save_file,
             ]
         )
-        self.job = JobControls(self)
+        self.job = JobControls(self, buttons=[self.run_button])
         dock_layout(self, self.container, [self.run_button], self.job)
+        self.layer.changed.connect(self._on_layer_changed)
+        self.geometry_file.changed.connect(self.reset_choices)
         follow_layers(self.viewer, self.reset_choices)
+        persist("backproject", [self.extent, self.method, self.binary])
+        self.layer.changed.connect(self._warm)
+        self._warm()
+
+    def _warm(self, *_: Any) -> None:
+        """Compile (in the background) the kernels a Run on the chosen layer needs."""
+        layer = self.layer.value
+        dtypes = [np.dtype(layer.dtype)] if layer is not None else []
+        self.job.start_warmup(["backproject"], dtypes)
 
     def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
-        return [
-            (layer.name, layer)
+        # layers that carry a geometry, or match one by shape; Labels first
+        json_shape = None
+        path = (
+            _file_value(self.geometry_file) if hasattr(self, "geometry_file") else None
+        )
+        if path is not None and path.is_file():
+            try:
+                json_shape = SliceGeometry.from_json(path).straightened_shape
+            except (OSError, ValueError):
+                json_shape = None
+        layers = [
+            layer
             for layer in self.viewer.layers
             if isinstance(layer, (Labels, Image))
             and layer.ndim == 3
             and not getattr(layer, "rgb", False)
+            and (
+                geometry_candidates(layer, self.viewer.layers)
+                or tuple(layer.data.shape) == json_shape
+            )
+        ]
+        layers.sort(key=lambda layer: not isinstance(layer, Labels))
+        return [(layer.name, layer) for layer in layers]
+
+    def _geometry_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        layer = self.layer.value if hasattr(self, "layer") else None
+        if layer is None or layer not in self.viewer.layers:
+            return []
+        return [
+            (name, name) for _, name in geometry_candidates(layer, self.viewer.layers)
         ]
 
+    def _on_layer_changed(self, *_: Any) -> None:
+        self.geometry_layer.reset_choices()
+
     def reset_choices(self, event: Any = None) -> None:
-        """Refresh the layer list (napari calls this when layers change)."""
+        """Refresh the layer lists (napari calls this when layers change)."""
         self.container.reset_choices()
+        self.geometry_layer.reset_choices()
 
     def geometry(self) -> tuple[SliceGeometry, str]:
         """The geometry to use and where it came from (file or layer name).
@@ -203,18 +160,36 @@ class BackprojectWidget(QWidget):
         """
         layer = self.layer.value
         if layer is None:
-            raise ValueError("choose the straightened Labels or Image layer.")
+            raise ValueError(
+                "no geometry: no Labels or Image layer carries or matches a "
+                "straightened geometry. Open the straightened layer (or its TIFF), "
+                "or choose the geometry JSON file written with it."
+            )
         path = _file_value(self.geometry_file)
         if path is not None:
             if not path.is_file():
                 raise ValueError(f"geometry file {path} does not exist.")
             return SliceGeometry.from_json(path), path.name
-        return matching_geometry(layer, self.viewer.layers)
+        found = geometry_candidates(layer, self.viewer.layers)
+        if not found:
+            raise ValueError(
+                f"no geometry for {layer.name!r} (shape {tuple(layer.data.shape)}): "
+                "it carries none and no straightened layer has its shape. Choose "
+                "the geometry JSON file written with the straightened volume."
+            )
+        chosen = self.geometry_layer.value
+        for g, name in found:
+            if name == chosen:
+                return g, name
+        return found[0]
 
     def run(self, _value: Any = None) -> None:
         """Backproject in a background job and add the result over the source."""
         from napari.utils.notifications import show_error
 
+        if self.job.running:
+            self.job.status.setText("Backproject is running; wait or cancel it.")
+            return
         try:
             layer = self.layer.value
             geometry, origin = self.geometry()
@@ -224,6 +199,11 @@ class BackprojectWidget(QWidget):
                     f"{layer.name!r} has shape {tuple(data.shape)} but the geometry "
                     f"from {origin} describes {geometry.straightened_shape}."
                 )
+            save_to = _file_value(self.save_file)
+            if save_to is not None:
+                save_to = check_output_path(save_to)
+            elif str(self.extent.value) == "full":
+                check_memory(geometry.source_shape, data.dtype, "backproject")
         except ValueError as exc:
             show_error(f"Backproject: {exc}")
             self.job.status.setText(f"Failed: {exc}")
@@ -233,9 +213,19 @@ class BackprojectWidget(QWidget):
             "method": str(self.method.value),
             "binary": bool(self.binary.value),
         }
-        save_to = _file_value(self.save_file)
         name = layer.name
         source = layer.metadata.get(SOURCE_KEY) or geometry.options.get(SOURCE_KEY)
+        as_labels = isinstance(layer, Labels)
+        units = geometry.options.get("units")
+        if not units and source in self.viewer.layers:
+            units = units_of(self.viewer.layers[source], 3)
+        if not units:
+            straightened = (
+                self.viewer.layers[origin] if origin in self.viewer.layers else None
+            )
+            for candidate in (layer, straightened):
+                if candidate is not None and geometry_of(candidate) is not None:
+                    units = units_of(candidate, 3) or units
 
         holder: dict[str, Any] = {}
 
@@ -266,7 +256,11 @@ class BackprojectWidget(QWidget):
                 "metadata": metadata,
                 **place,
             }
-            if np.dtype(out.dtype).kind in "iu":
+            if units:
+                kwargs["units"] = tuple(units)
+            # Labels in, Labels out; an Image (intensities, even uint8) stays
+            # an Image
+            if as_labels and np.dtype(out.dtype).kind in "iub":
                 self.viewer.add_labels(out, **kwargs)
             else:
                 self.viewer.add_image(out, **kwargs)
@@ -280,4 +274,5 @@ class BackprojectWidget(QWidget):
             abort_requested=_abort,
             on_returned=_returned,
             description="Backproject",
+            guard=layers_guard(self.viewer, layer),
         )

@@ -9,7 +9,6 @@ viewer's current step into a ``"preview"`` layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,21 +16,28 @@ from magicgui.widgets import (
     CheckBox,
     ComboBox,
     Container,
+    FileEdit,
     FloatSpinBox,
     Label,
     SpinBox,
-    create_widget,
 )
 from napari.layers import Image
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QLabel, QPushButton, QWidget
 
-from .. import tomography
-from .._progress import Progress, iter_chunks
-from ._dock import dock_layout, follow_layers
+from .._jobs import (
+    Partial,
+    _plane,
+    check_output_path,
+    check_sinogram_orientation,
+    fbp_job,
+    sart_job,
+    saving_job,
+    sinogram_theta,
+)
+from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
-from .sinogram import uniform_theta
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -40,9 +46,6 @@ __all__ = [
     "ReconstructWidget",
     "FILTERS",
     "INTERPOLATIONS",
-    "sinogram_theta",
-    "fbp_job",
-    "sart_job",
 ]
 
 #: filter choices of FBP ("None" means no filter)
@@ -51,148 +54,6 @@ FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "None")
 INTERPOLATIONS = ("linear", "nearest", "cubic")
 #: name of the live-preview layer
 PREVIEW_NAME = "preview"
-
-
-def sinogram_theta(n_angles: int, metadata: dict | None) -> tuple[np.ndarray, str]:
-    """Projection angles for a sinogram with ``n_angles`` columns.
-
-    Parameters
-    ----------
-    n_angles : int
-        Size of the sinogram's angle axis (its last axis).
-    metadata : dict or None
-        The layer's (or file's) metadata; its ``"theta"`` is used when it has
-        exactly ``n_angles`` values.
-
-    Returns
-    -------
-    theta : numpy.ndarray
-        Angles in degrees.
-    source : str
-        ``"metadata"`` or ``"uniform"`` (uniform over [0, 180)); the latter
-        also when the metadata's theta has the wrong length.
-
-    Examples
-    --------
-    >>> sinogram_theta(3, {"theta": [0, 10, 20]})[1]
-    'metadata'
-    >>> sinogram_theta(4, None)[0].tolist()
-    [0.0, 45.0, 90.0, 135.0]
-    """
-    if int(n_angles) < 1:
-        raise ValueError(f"a sinogram needs at least one angle; got {n_angles}.")
-    theta = (metadata or {}).get("theta")
-    if theta is not None:
-        theta = np.asarray(theta, dtype=float).ravel()
-        if theta.size == int(n_angles) and np.all(np.isfinite(theta)):
-            return theta, "metadata"
-    return uniform_theta(int(n_angles)), "uniform"
-
-
-@dataclass(frozen=True)
-class Partial:
-    """An intermediate result: ``block`` fills slices ``[start, stop)``.
-
-    ``start`` is None for a 2D result (``block`` is the whole image);
-    ``shape``/``dtype`` describe the full result.
-    """
-
-    start: int | None
-    stop: int | None
-    block: np.ndarray
-    shape: tuple[int, ...]
-
-
-def _plane(data: Any, index: int | None = None) -> np.ndarray:
-    plane = data if index is None else data[index]
-    if hasattr(plane, "compute"):
-        plane = plane.compute()
-    return np.asarray(plane)
-
-
-def fbp_job(data: Any, theta: np.ndarray, **kwargs: Any):
-    """Generator job: filtered back projection of one sinogram or a stack.
-
-    ``kwargs`` go to ``iradon`` (``filter_name``, ``interpolation``,
-    ``output_size``, ``circle``). Yields ``Progress`` and, for stacks, a
-    :class:`Partial` per chunk; returns the reconstruction.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> gen = fbp_job(np.zeros((8, 4)), np.arange(0, 180, 45.0))
-    >>> items = []
-    >>> try:
-    ...     while True:
-    ...         items.append(next(gen))
-    ... except StopIteration as stop:
-    ...     stop.value.shape
-    (8, 8)
-    """
-    theta = np.asarray(theta, dtype=float)
-    if data.ndim == 2:
-        yield Progress(0, 1, "FBP")
-        image = tomography.iradon(_plane(data), theta=theta, **kwargs)
-        yield Progress(1, 1, "FBP")
-        return image
-    lazy = tomography.iradon_stack(data, theta=theta, method="fbp", **kwargs)
-    out = np.empty(lazy.shape, dtype=lazy.dtype)
-    total = int(lazy.shape[0])
-    yield Progress(0, total, "FBP")
-    for start, stop, block in iter_chunks(lazy):
-        out[start:stop] = block
-        yield Partial(start, stop, block, out.shape)
-        yield Progress(stop, total, f"FBP slice {stop}/{total}")
-    return out
-
-
-def sart_job(data: Any, theta: np.ndarray, *, iterations: int = 1, **kwargs: Any):
-    """Generator job: SART, yielding the image after every iteration.
-
-    ``kwargs`` go to ``iradon_sart`` (``relaxation``, ``clip``). Stacks are
-    reconstructed slice by slice. Yields a :class:`Partial` and a
-    ``Progress`` after each iteration; returns the reconstruction.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> gen = sart_job(np.zeros((8, 4)), np.arange(0, 180, 45.0), iterations=2)
-    >>> parts = []
-    >>> try:
-    ...     while True:
-    ...         parts.append(next(gen))
-    ... except StopIteration as stop:
-    ...     stop.value.shape, sum(isinstance(p, Partial) for p in parts)
-    ((8, 8), 2)
-    """
-    if int(iterations) < 1:
-        raise ValueError(f"iterations must be >= 1; got {iterations}.")
-    theta = np.asarray(theta, dtype=float)
-    stack = data.ndim == 3
-    n = int(data.shape[0]) if stack else 1
-    total = n * int(iterations)
-    out = None
-    yield Progress(0, total, "SART")
-    for i in range(n):
-        plane = _plane(data, i if stack else None)
-        image = None
-        steps = tomography.iradon_sart_iter(
-            plane, theta=theta, n_iter=int(iterations), **kwargs
-        )
-        for k, image in enumerate(steps):
-            shape = (n, *image.shape) if stack else image.shape
-            if out is None:
-                out = np.zeros(shape, dtype=image.dtype)
-            if stack:
-                out[i] = image
-                yield Partial(i, i + 1, image[None].copy(), shape)
-            else:
-                out = image
-                yield Partial(None, None, image.copy(), shape)
-            done = i * int(iterations) + k + 1
-            msg = f"SART iteration {k + 1}/{iterations}"
-            yield Progress(done, total, msg + (f", slice {i + 1}/{n}" if stack else ""))
-    return out
 
 
 class ReconstructWidget(QWidget):
@@ -213,7 +74,12 @@ class ReconstructWidget(QWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.sinogram = create_widget(annotation=Image, label="sinogram")
+        self.sinogram = ComboBox(
+            label="sinogram",
+            choices=self._sinogram_choices,
+            tooltip="(detector, angle) or (slice, detector, angle); layers with "
+            "angles (theta) in their metadata come first",
+        )
         self.theta_info = Label(value="", label="θ")
         self.method = ComboBox(choices=["FBP", "SART"], value="FBP", label="method")
         self.filter_name = ComboBox(choices=list(FILTERS), value="ramp", label="filter")
@@ -232,6 +98,12 @@ class ReconstructWidget(QWidget):
         self.clip_min = FloatSpinBox(value=0.0, min=-1e9, max=1e9, label="clip min")
         self.clip_max = FloatSpinBox(value=1.0, min=-1e9, max=1e9, label="clip max")
         self.preview = CheckBox(value=False, text="live preview (current slice)")
+        self.save_file = FileEdit(
+            label="save to (optional)",
+            mode="w",
+            filter="*.tif *.tiff",
+            tooltip="also write the reconstruction to this TIFF",
+        )
         self.run_button = QPushButton("Reconstruct", self)
         self._fbp_widgets = [
             self.filter_name,
@@ -254,9 +126,10 @@ class ReconstructWidget(QWidget):
                 *self._fbp_widgets,
                 *self._sart_widgets,
                 self.preview,
+                self.save_file,
             ]
         )
-        self.controls = JobControls(self)
+        self.controls = JobControls(self, buttons=[self.run_button])
         self.preview_controls = JobControls(self)
         self.preview_controls.progress_bar.setMaximumHeight(6)
         self.preview_controls.progress_bar.setTextVisible(False)
@@ -286,8 +159,59 @@ class ReconstructWidget(QWidget):
         self.viewer.dims.events.current_step.connect(self._on_step)
         self._update_visibility()
         follow_layers(self.viewer, self.reset_choices)
+        persist(
+            "reconstruct",
+            [
+                self.method,
+                self.filter_name,
+                self.interpolation,
+                self.output_size,
+                self.iterations,
+                self.relaxation,
+                self.clip,
+                self.clip_min,
+                self.clip_max,
+            ],
+        )
+        self._update_visibility()
+        self.sinogram.changed.connect(self._warm)
+        self.method.changed.connect(self._warm)
+        self._warm()
+
+    def _warm(self, *_: Any) -> None:
+        """Compile (in the background) the kernels a Run on the chosen layer needs."""
+        layer = self.sinogram.value
+        dtypes = [np.dtype(layer.dtype)] if layer is not None else []
+        # the chosen method only: FBP is ready in seconds, SART compiles
+        # while the user sets its parameters
+        self.controls.start_warmup(
+            ["sart" if self.method.value == "SART" else "fbp"], dtypes
+        )
 
     # ------------------------------------------------------------- state
+    def _sinogram_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        # 2D/3D images; sinograms (with theta in their metadata) first, the
+        # preview and our own reconstructions last
+        layers = [
+            layer
+            for layer in self.viewer.layers
+            if isinstance(layer, Image)
+            and layer.ndim in (2, 3)
+            and not layer.rgb
+            and not layer.multiscale
+        ]
+
+        def rank(layer: Image) -> int:
+            md = layer.metadata
+            if md.get("theta") is not None and "theta_source" not in md:
+                return 0
+            if layer.name == PREVIEW_NAME or "theta_source" in md:
+                return 2
+            return 1
+
+        layers.sort(key=rank)
+        return [(layer.name, layer) for layer in layers]
+
     def reset_choices(self, event: Any = None) -> None:
         """Refresh the layer list (napari calls this when layers change).
 
@@ -318,6 +242,10 @@ class ReconstructWidget(QWidget):
             self.theta_info.value = "no sinogram layer"
             return
         n = int(layer.data.shape[-1])
+        flipped = check_sinogram_orientation(layer.data.shape, layer.metadata)
+        if flipped:
+            self.theta_info.value = "transposed? " + flipped.split(": ", 1)[-1][:80]
+            return
         theta, source = sinogram_theta(n, layer.metadata)
         if source == "metadata":
             self.theta_info.value = (
@@ -390,6 +318,9 @@ class ReconstructWidget(QWidget):
                 f"{layer.name!r} has {layer.data.ndim} dimensions; a sinogram is 2D "
                 "(detector, angle) or 3D (slice, detector, angle)."
             )
+        flipped = check_sinogram_orientation(layer.data.shape, layer.metadata)
+        if flipped:
+            raise ValueError(f"{layer.name!r}: {flipped}")
         return layer
 
     def _geometry(self, layer: Image) -> tuple[tuple, tuple]:
@@ -433,12 +364,18 @@ class ReconstructWidget(QWidget):
         >>> worker = widget.run()  # doctest: +SKIP
         """
         if self.controls.running:
-            raise RuntimeError("a reconstruction is already running; cancel it first")
+            raise RuntimeError(
+                "a reconstruction is already running; wait or cancel it."
+            )
         layer = self._layer()
         theta, theta_source = self.theta()
         params = self.parameters()
         job, kwargs = self._job(params)
+        kwargs.update(self._center(layer, params["method"]))
+        text = str(self.save_file.line_edit.value).strip()
+        save_to = check_output_path(text) if text and text != "." else None
         scale, translate = self._geometry(layer)
+        units = self._units(layer)
         name = f"{layer.name} {params['method'].upper()}"
         metadata = {
             **params,
@@ -449,6 +386,8 @@ class ReconstructWidget(QWidget):
         }
         if params["method"] == "fbp":
             metadata.pop("clip")
+        if "center" in kwargs:
+            metadata["center"] = kwargs["center"]
         self.n_updates = 0
         self._result_layer = None
         self._returned = False
@@ -465,6 +404,7 @@ class ReconstructWidget(QWidget):
                     translate=translate,
                     colormap="gray",
                     metadata=metadata,
+                    **({"units": units} if units else {}),
                 )
             else:
                 self._result_layer.data = data
@@ -503,16 +443,60 @@ class ReconstructWidget(QWidget):
                     self.viewer.layers.remove(self._result_layer)
                 self._result_layer = None
 
+        if save_to is not None:
+            metadata["saved"] = str(save_to)
+        write = {
+            "metadata": {**metadata, "units": list(units) if units else None},
+            "scale": scale,
+            "translate": translate,
+        }
         return self.controls.start(
+            saving_job,
             job,
             layer.data,
             theta,
+            save_to=save_to,
+            write=write,
             **kwargs,
             on_returned=returned,
             on_yielded=yielded,
             on_finished=finished,
             description=f"Reconstruct ({params['method'].upper()})",
+            guard=layers_guard(self.viewer, layer),
         )
+
+    @staticmethod
+    def _units(layer: Image) -> tuple[str, ...] | None:
+        """Units of the reconstruction: the sinogram's, detector unit in-plane."""
+        source = layer.metadata.get("source_units")
+        if source and len(source) == layer.ndim:
+            return tuple(str(u) for u in source)
+        units = units_of(layer)
+        if not units:
+            return None
+        return (*units[:-2], units[-2], units[-2])
+
+    @staticmethod
+    def _center(layer: Image, method: str) -> dict:
+        """``{"center": c}`` from the layer's metadata, when the method takes it."""
+        import inspect
+
+        from .. import tomography
+
+        center = layer.metadata.get("center")
+        if center is None:
+            return {}
+        if method == "fbp":
+            functions = (tomography.iradon, tomography.iradon_stack)
+        else:
+            functions = (tomography.iradon_sart_iter,)
+        try:
+            accepts = all(
+                "center" in inspect.signature(f).parameters for f in functions
+            )
+        except (TypeError, ValueError):  # pragma: no cover
+            accepts = False
+        return {"center": float(center)} if accepts else {}
 
     # ------------------------------------------------------------- preview
     def _on_step(self, *_: Any) -> None:

@@ -14,94 +14,28 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import (
     CheckBox,
+    ComboBox,
     Container,
+    FileEdit,
     FloatSpinBox,
     Label,
     SpinBox,
-    create_widget,
 )
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .. import tomography
-from .._progress import Progress, iter_chunks
-from ._dock import dock_layout, follow_layers
+from .._jobs import check_output_path, saving_job, sinogram_job, uniform_theta
+from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
 
-__all__ = ["SinogramWidget", "sinogram_job", "uniform_theta"]
+__all__ = ["SinogramWidget"]
 
 #: axis labels of a sinogram layer (the slice axis only for stacks)
 SINOGRAM_AXES = ("slice", "detector", "angle (deg)")
-
-
-def uniform_theta(n_angles: int, start: float = 0.0, end: float = 180.0) -> np.ndarray:
-    """``n_angles`` projection angles in degrees over ``[start, end)``.
-
-    Parameters
-    ----------
-    n_angles : int
-        Number of projections (at least 1).
-    start, end : float
-        Angle range in degrees; ``end`` is excluded and must exceed ``start``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Float64 angles ``start + k * (end - start) / n_angles``.
-
-    Examples
-    --------
-    >>> uniform_theta(4).tolist()
-    [0.0, 45.0, 90.0, 135.0]
-    """
-    if int(n_angles) < 1:
-        raise ValueError(f"the number of projections must be >= 1; got {n_angles}.")
-    if not np.isfinite(start) or not np.isfinite(end) or end <= start:
-        raise ValueError(
-            f"the angle range must be finite with end > start; got [{start}, {end})."
-        )
-    return np.linspace(float(start), float(end), int(n_angles), endpoint=False)
-
-
-def sinogram_job(data: Any, theta: np.ndarray, circle: bool):
-    """Generator job: the sinogram(s) of ``data``, one chunk at a time.
-
-    Yields :class:`~napari_backproject._progress.Progress` after every chunk
-    (so a JobControls Cancel stops it there) and returns the sinogram:
-    ``(detector, angle)`` for a 2D image, ``(slice, detector, angle)`` for a
-    stack.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> stack = np.zeros((2, 8, 8)); stack[:, 3:5, 3:5] = 1.0
-    >>> gen = sinogram_job(stack, np.arange(0, 180, 45.0), True)
-    >>> try:
-    ...     while True:
-    ...         _ = next(gen)
-    ... except StopIteration as stop:
-    ...     stop.value.shape
-    (2, 8, 4)
-    """
-    theta = np.asarray(theta, dtype=float)
-    if data.ndim == 2:
-        yield Progress(0, 1, "Radon transform")
-        plane = data.compute() if hasattr(data, "compute") else np.asarray(data)
-        sino = tomography.radon(plane, theta=theta, circle=circle)
-        yield Progress(1, 1, "Radon transform")
-        return sino
-    lazy = tomography.radon_stack(data, theta=theta, circle=circle)
-    out = np.empty(lazy.shape, dtype=lazy.dtype)
-    total = int(lazy.shape[0])
-    yield Progress(0, total, "Radon transform")
-    for start, stop, block in iter_chunks(lazy):
-        out[start:stop] = block
-        yield Progress(stop, total, f"slice {stop}/{total}")
-    return out
 
 
 class SinogramWidget(QWidget):
@@ -122,7 +56,11 @@ class SinogramWidget(QWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.image = create_widget(annotation=Image, label="image")
+        self.image = ComboBox(
+            label="image",
+            choices=self._image_choices,
+            tooltip="2D image or 3D stack (slice, y, x); sinograms are not offered",
+        )
         self.n_angles = SpinBox(value=180, min=1, max=100000, label="projections")
         self.angle_start = FloatSpinBox(
             value=0.0, min=-3600.0, max=3600.0, step=1.0, label="start (deg)"
@@ -132,6 +70,12 @@ class SinogramWidget(QWidget):
         )
         self.circle = CheckBox(value=True, text="circle (object inside the circle)")
         self.info = Label(value="")
+        self.save_file = FileEdit(
+            label="save to (optional)",
+            mode="w",
+            filter="*.tif *.tiff",
+            tooltip="also write the sinogram (with its angles) to this TIFF",
+        )
         self.run_button = QPushButton("Compute sinogram", self)
         self.container = Container(
             widgets=[
@@ -141,15 +85,40 @@ class SinogramWidget(QWidget):
                 self.angle_end,
                 self.circle,
                 self.info,
+                self.save_file,
             ]
         )
-        self.controls = JobControls(self)
+        self.controls = JobControls(self, buttons=[self.run_button])
         dock_layout(self, self.container, [self.run_button], self.controls)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.container.changed.connect(self._update_info)
         follow_layers(self.viewer, self.reset_choices)
+        persist(
+            "sinogram", [self.n_angles, self.angle_start, self.angle_end, self.circle]
+        )
+        self.image.changed.connect(self._warm)
+        self._warm()
+
+    def _warm(self, *_: Any) -> None:
+        """Compile (in the background) the kernels a Run on the chosen layer needs."""
+        layer = self.image.value
+        dtypes = [np.dtype(layer.dtype)] if layer is not None else []
+        self.controls.start_warmup(["sinogram"], dtypes)
 
     # ------------------------------------------------------------- helpers
+    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        # 2D/3D single-channel images; our own sinograms last
+        layers = [
+            layer
+            for layer in self.viewer.layers
+            if isinstance(layer, Image)
+            and layer.ndim in (2, 3)
+            and not layer.rgb
+            and not layer.multiscale
+        ]
+        layers.sort(key=lambda layer: layer.metadata.get("kind") == "sinogram")
+        return [(layer.name, layer) for layer in layers]
+
     def reset_choices(self, event: Any = None) -> None:
         """Refresh the layer list (napari calls this when layers change).
 
@@ -218,9 +187,14 @@ class SinogramWidget(QWidget):
                 f"{layer.name!r} has {layer.data.ndim} dimensions; choose a 2D "
                 "image or a 3D stack of slices (slice, y, x)."
             )
+        if self.controls.running:
+            raise RuntimeError("the sinogram is being computed; wait or cancel it.")
         theta = self.theta()
         circle = bool(self.circle.value)
+        text = str(self.save_file.line_edit.value).strip()
+        save_to = check_output_path(text) if text and text != "." else None
         name = layer.name
+        units = units_of(layer)
         scale = [float(s) for s in layer.scale]
         if not np.isclose(scale[-2], scale[-1]):
             show_warning(
@@ -231,38 +205,56 @@ class SinogramWidget(QWidget):
             )
         translate = [float(t) for t in layer.translate]
         in_plane = [int(s) for s in layer.data.shape[-2:]]
+        ndim = layer.data.ndim
+        step = float(theta[1] - theta[0]) if theta.size > 1 else 1.0
+        place = {
+            "scale": (*scale[:-2], scale[-1], step),
+            "translate": (*translate[:-2], 0.0, float(theta[0])),
+        }
+        # the angle axis is in degrees; the others keep the image's units
+        out_units = (*units[:-1], "degree") if units else None
+        metadata = {
+            "kind": "sinogram",
+            "theta": [float(t) for t in theta],
+            "circle": circle,
+            "source": name,
+            "angle_range": [float(self.angle_start.value), float(self.angle_end.value)],
+            "source_shape": in_plane,
+            "source_scale": scale,
+            "source_translate": translate,
+        }
+        if units:
+            metadata["source_units"] = list(units)
+        file_md = {
+            **metadata,
+            "axis_labels": list(SINOGRAM_AXES[-ndim:]),
+            "units": list(out_units) if out_units else None,
+        }
 
         def returned(sino: np.ndarray) -> None:
-            step = float(theta[1] - theta[0]) if theta.size > 1 else 1.0
-            lead = list(scale[:-2])
-            axes = SINOGRAM_AXES[-sino.ndim :]
+            meta = dict(metadata)
+            if save_to is not None:
+                meta["saved"] = str(save_to)
+            kwargs = {"units": out_units} if out_units else {}
             self.viewer.add_image(
                 sino,
                 name=f"{name} sinogram",
-                scale=(*lead, scale[-1], step),
-                translate=(*translate[:-2], 0.0, float(theta[0])),
-                axis_labels=axes,
+                axis_labels=SINOGRAM_AXES[-sino.ndim :],
                 colormap="gray",
-                metadata={
-                    "kind": "sinogram",
-                    "theta": [float(t) for t in theta],
-                    "circle": circle,
-                    "source": name,
-                    "angle_range": [
-                        float(self.angle_start.value),
-                        float(self.angle_end.value),
-                    ],
-                    "source_shape": in_plane,
-                    "source_scale": scale,
-                    "source_translate": translate,
-                },
+                metadata=meta,
+                **place,
+                **kwargs,
             )
 
         return self.controls.start(
+            saving_job,
             sinogram_job,
             layer.data,
             theta,
             circle,
+            save_to=save_to,
+            write={"metadata": file_md, **place},
             on_returned=returned,
             description="Sinogram",
+            guard=layers_guard(self.viewer, layer),
         )

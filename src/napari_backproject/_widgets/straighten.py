@@ -21,20 +21,34 @@ from magicgui.widgets import (
     FloatSpinBox,
     SpinBox,
 )
-from napari.layers import Image, Points, Shapes
+from napari.layers import Image, Labels, Points, Shapes
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._progress import Cancelled, Progress, iter_chunks
+from .._jobs import check_memory, check_output_path, straighten_job
 from ..geometry import make_slice_geometry
 from ..slice_geometry import SliceGeometry
-from ..straighten import save_straightened, straighten
-from ._dock import dock_layout, follow_layers
+from ._dock import (
+    beside,
+    dock_layout,
+    follow_layers,
+    layers_guard,
+    persist,
+    units_of,
+)
 from ._job import JobControls
-from ._layers import curve_voxels, geometry_metadata, layer_path, plane_outlines
+from ._layers import (
+    PATH_SHAPES,
+    curve_voxels,
+    geometry_metadata,
+    layer_path,
+    plane_outlines,
+)
 
 if TYPE_CHECKING:
     import napari
 
+#: where the straightened layer goes
+PLACEMENTS = ("beside the source", "grid view", "at the origin")
 #: names of the Preview layers (replaced on every Preview)
 PREVIEW_PLANES = "straighten preview: planes"
 PREVIEW_CURVE = "straighten preview: curve"
@@ -42,71 +56,11 @@ PREVIEW_CURVE = "straighten preview: curve"
 
 def _file_value(edit: FileEdit) -> Path | None:
     text = str(edit.line_edit.value).strip()
-    return Path(text) if text else None
+    return Path(text) if text and text != "." else None
 
 
 def _level0(layer: Image) -> Any:
     return layer.data[0] if layer.multiscale else layer.data
-
-
-def straighten_job(
-    volume: Any,
-    path: np.ndarray,
-    options: dict,
-    save_to: Path | None = None,
-    compression: str = "zlib",
-    abort_requested=lambda: False,
-):
-    """Generator job: straighten chunk by chunk, then (optionally) save.
-
-    Yields :class:`~napari_backproject._progress.Progress` after every chunk
-    and returns ``(data, geometry, saved_paths)``. A NumPy volume is
-    straightened into memory, chunk of planes by chunk of planes, so the work
-    can be reported and cancelled. A lazy volume (dask, zarr, a lazily read
-    tiff) gives a lazy result: nothing is computed here unless it is saved,
-    and napari then computes only the planes it shows.
-    ``abort_requested()`` is polled while saving; a cancelled save leaves no
-    file.
-
-    Examples
-    --------
-    >>> gen = straighten_job(vol, pts, {"width": 9, "height": 9})  # doctest: +SKIP
-    """
-    import dask.array as da
-
-    in_memory = isinstance(volume, np.ndarray)
-    if in_memory:
-        volume = da.from_array(volume, chunks=volume.shape)
-    lazy, geometry = straighten(volume, path, **options)
-    n = lazy.shape[0]
-    if in_memory:
-        out = np.empty(lazy.shape, dtype=lazy.dtype)
-        yield Progress(0, n, "Straightening…")
-        for start, stop, block in iter_chunks(lazy):
-            out[start:stop] = block
-            yield Progress(stop, n, f"Straightened {stop}/{n} planes")
-    else:
-        out = lazy
-        yield Progress(n, n, f"{n} planes, computed as they are shown")
-    saved: tuple = ()
-    if save_to is not None:
-        state = {"done": 0, "total": n}
-
-        def _progress(done: int, total: int) -> None:
-            state.update(done=done, total=total)
-            if abort_requested():
-                raise Cancelled
-
-        yield Progress(0, n, f"Saving {save_to.name}…")
-        try:
-            saved = save_straightened(
-                save_to, out, geometry, compression=compression, progress=_progress
-            )
-        except Cancelled:
-            yield Progress(state["done"], state["total"], "Cancelled")
-            return None  # the worker aborts at the yield above
-        yield Progress(n, n, f"Saved {save_to.name}")
-    return out, geometry, tuple(saved)
 
 
 class StraightenWidget(QWidget):
@@ -126,7 +80,11 @@ class StraightenWidget(QWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.image = ComboBox(label="image", choices=self._image_choices)
+        self.image = ComboBox(
+            label="image",
+            choices=self._image_choices,
+            tooltip="3D Image, or Labels (sampled nearest, result is Labels)",
+        )
         self.path = ComboBox(
             label="path",
             choices=self._path_choices,
@@ -159,11 +117,20 @@ class StraightenWidget(QWidget):
             step=5.0,
             tooltip="rotate the planes about the curve's tangent",
         )
+        self.place = ComboBox(
+            label="place result",
+            choices=list(PLACEMENTS),
+            value=PLACEMENTS[0],
+            tooltip="beside the source (not on top of it), in a grid, or at 0",
+        )
         self.every = SpinBox(
             label="preview every k-th plane", value=10, min=1, max=100000
         )
         self.save_file = FileEdit(
-            label="save to (optional)", mode="w", filter="*.tif *.tiff"
+            label="save to (optional)",
+            mode="w",
+            filter="*.tif *.tiff",
+            tooltip="a .tif/.tiff file; its geometry JSON is written beside it",
         )
         self.preview_button = QPushButton("Preview")
         self.run_button = QPushButton("Run")
@@ -180,29 +147,62 @@ class StraightenWidget(QWidget):
                 self.smoothing,
                 self.closed,
                 self.roll,
+                self.place,
                 self.every,
                 self.save_file,
             ]
         )
-        self.job = JobControls(self)
+        self.job = JobControls(self, buttons=[self.run_button])
         dock_layout(
             self, self.container, [self.preview_button, self.run_button], self.job
         )
         follow_layers(self.viewer, self.reset_choices)
+        persist(
+            "straighten",
+            [
+                self.width,
+                self.height,
+                self.spacing,
+                self.order,
+                self.smoothing,
+                self.closed,
+                self.roll,
+                self.place,
+                self.every,
+            ],
+        )
+        self.image.changed.connect(self._warm)
+        self._warm()
+
+    def _warm(self, *_: Any) -> None:
+        """Compile (in the background) the kernels a Run on the chosen layer needs."""
+        layer = self.image.value
+        dtypes = [np.dtype(layer.dtype)] if layer is not None else []
+        self.job.start_warmup(["straighten"], dtypes)
 
     # ------------------------------------------------------------ choices
-    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Image]]:
+    def _image_layers(self) -> list[Any]:
         return [
-            (layer.name, layer)
+            layer
             for layer in self.viewer.layers
-            if isinstance(layer, Image) and layer.ndim == 3 and not layer.rgb
+            if (isinstance(layer, Labels) or isinstance(layer, Image))
+            and layer.ndim == 3
+            and not getattr(layer, "rgb", False)
         ]
 
+    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self._image_layers()]
+
     def _path_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        # Points, or Shapes holding at least one path/line (not rectangles)
         return [
             (layer.name, layer)
             for layer in self.viewer.layers
-            if isinstance(layer, (Points, Shapes))
+            if isinstance(layer, Points)
+            or (
+                isinstance(layer, Shapes)
+                and any(t in PATH_SHAPES for t in layer.shape_type)
+            )
         ]
 
     def reset_choices(self, event: Any = None) -> None:
@@ -219,13 +219,14 @@ class StraightenWidget(QWidget):
                 "choose the path: a Points layer (points in order) or a Shapes path."
             )
         path = layer_path(path_layer, image)
+        labels = isinstance(image, Labels)
         options = {
             "width": int(self.width.value),
             "height": int(self.height.value),
             "spacing": float(self.spacing.value) or None,
             "scale": tuple(float(s) for s in image.scale),
             "translate": tuple(float(t) for t in image.translate),
-            "order": int(self.order.value),
+            "order": 0 if labels else int(self.order.value),
             "smoothing": float(self.smoothing.value),
             "closed": bool(self.closed.value),
             "roll": float(self.roll.value),
@@ -305,16 +306,34 @@ class StraightenWidget(QWidget):
         """Straighten in a background job and add the result as an Image layer."""
         from napari.utils.notifications import show_error
 
+        if self.job.running:
+            self.job.status.setText("Straighten is running; wait or cancel it.")
+            return
         try:
             image, path, options = self._inputs()
+            save_to = _file_value(self.save_file)
+            if save_to is not None:
+                save_to = check_output_path(save_to)
+            geometry = self.geometry()
+            if save_to is None:
+                data = _level0(image)
+                if isinstance(data, np.ndarray):
+                    check_memory(geometry.straightened_shape, data.dtype, "straighten")
         except ValueError as exc:
             show_error(f"Straighten: {exc}")
             self.job.status.setText(f"Failed: {exc}")
             return
-        save_to = _file_value(self.save_file)
         source = image.name
-        contrast = tuple(image.contrast_limits)
-        colormap = image.colormap.name
+        labels = isinstance(image, Labels)
+        units = units_of(image, 3)
+        place = str(self.place.value)
+        translate = beside(image) if place == PLACEMENTS[0] else (0.0, 0.0, 0.0)
+        look: dict[str, Any] = {}
+        if not labels:
+            look = {
+                "contrast_limits": tuple(image.contrast_limits),
+                "colormap": image.colormap.name,
+            }
 
         holder: dict[str, Any] = {}
 
@@ -332,14 +351,20 @@ class StraightenWidget(QWidget):
             if saved:
                 metadata["saved"] = [str(p) for p in saved]
             d = geometry.spacing
-            self.viewer.add_image(
-                data,
-                name=f"{source} straightened",
-                scale=(d, d, d),
-                metadata=metadata,
-                contrast_limits=contrast,
-                colormap=colormap,
-            )
+            kwargs = {
+                "name": f"{source} straightened",
+                "scale": (d, d, d),
+                "translate": translate,
+                "metadata": metadata,
+            }
+            if units:
+                kwargs["units"] = units
+            if labels:
+                self.viewer.add_labels(data, **kwargs)
+            else:
+                self.viewer.add_image(data, **kwargs, **look)
+            if place == PLACEMENTS[1]:
+                self.viewer.grid.enabled = True
 
         holder["worker"] = self.job.start(
             straighten_job,
@@ -348,6 +373,8 @@ class StraightenWidget(QWidget):
             options,
             save_to,
             abort_requested=_abort,
+            units=units,
             on_returned=_returned,
             description="Straighten",
+            guard=layers_guard(self.viewer, image),
         )

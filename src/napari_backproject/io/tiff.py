@@ -268,7 +268,8 @@ def write_tiff(
             with tifffile.TiffWriter(tmp, bigtiff=big) as tw:
                 tw.write(
                     planes(),
-                    shape=shape,
+                    # a 2D image stays 2D in the file (readers see (Y, X))
+                    shape=shape[1:] if ndim == 2 else shape,
                     dtype=wdtype,
                     metadata={METADATA_KEY: md},
                     **page_kw,
