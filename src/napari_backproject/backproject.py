@@ -43,7 +43,6 @@ lazy dask array with one chunk per slab, which napari can show directly and
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -476,37 +475,12 @@ def backproject(
 
 
 def _backproject_lazy(plan: _Plan, x: Any, ranges: list[tuple[int, int]]) -> Any:
-    import dask
-    import dask.array as da
+    # one task per slab over just the input chunks it needs (see _slab_graph)
+    from ._slab_graph import lazy_slabs
 
-    if not _is_dask(x):
-        plane = plan.width * plan.height * np.dtype(x.dtype).itemsize
-        cs = getattr(x, "chunks", None)
-        if isinstance(cs, tuple) and len(cs) == 3 and isinstance(cs[0], int):
-            n0 = int(cs[0])  # zarr: keep its chunking along the slices
-        else:
-            n0 = max(1, _SLICE_CHUNK_BYTES // max(plane, 1))
-        x = da.from_array(x, chunks=(n0, plan.height, plan.width))
-    token = uuid.uuid4().hex
-    plan_d = dask.delayed(plan, name=f"backproject-plan-{token}")
-    _, ny, nx = plan.shape
-    parts = []
-    for j, (z0, z1) in enumerate(ranges):
-        idx = plan.slices(z0, z1)
-        shape = (z1 - z0, ny, nx)
-        if idx.size == 0:
-            parts.append(da.zeros(shape, dtype=plan.out_dtype, chunks=shape))
-            continue
-        task = dask.delayed(_compute_slab, pure=True)(
-            plan_d,
-            z0,
-            z1,
-            _read(x, idx),
-            idx,
-            dask_key_name=f"backproject-{token}-{j}",
-        )
-        parts.append(da.from_delayed(task, shape=shape, dtype=plan.out_dtype))
-    return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
+    return lazy_slabs(
+        plan, x, ranges, _compute_slab, slice_chunk_bytes=_SLICE_CHUNK_BYTES
+    )
 
 
 def placement(
