@@ -536,9 +536,15 @@ def write_backprojection(
     compression: str | None = "zlib",
     folder: bool = False,
     chunk_z: int | None = None,
+    overwrite: bool = False,
     progress: ProgressCallback | None = None,
 ) -> tuple[Path, tuple[int, int, int]]:
-    """Backproject and stream the result to a BigTIFF (or a folder of TIFFs).
+    """Backproject and stream the result to a BigTIFF, TIFF folder or OME-Zarr.
+
+    A path ending in ``.zarr`` is written as an OME-Zarr multiscale pyramid
+    (:func:`napari_backproject.io.ome_zarr.write_ome_zarr`; labels levels by
+    nearest, image levels by mean; the box of ``extent="bbox"`` is its
+    ``translation``; ``compression`` and ``folder`` do not apply).
 
     The output is computed and written slab by slab, so memory is bounded by
     the slab size. It is written under a temporary name and renamed when
@@ -557,6 +563,9 @@ def write_backprojection(
         Lossless compression of each plane.
     folder : bool
         Write one TIFF per z plane into the directory ``path``.
+    overwrite : bool
+        Replace an existing ``.zarr`` output (TIFF outputs are replaced
+        anyway); otherwise an existing ``.zarr`` raises FileExistsError.
     progress : callable, optional
         ``progress(done_planes, total_planes)``; raise
         :class:`napari_backproject._progress.Cancelled` to stop.
@@ -589,9 +598,14 @@ def write_backprojection(
     >>> offset
     (4, 3, 3)
     """
+    from .io.ome_zarr import is_ome_zarr_path, write_ome_zarr
     from .io.tiff import write_tiff
 
     path = Path(path)
+    if is_ome_zarr_path(path) and path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists; pass overwrite=True to replace it."
+        )
     parent = path.resolve().parent
     if not parent.is_dir():
         raise FileNotFoundError(
@@ -621,6 +635,20 @@ def write_backprojection(
         "kind": kind,
         "source_shape": list(g.source_shape),
     }
+    if is_ome_zarr_path(path):  # OME-Zarr pyramid (io.ome_zarr)
+        metadata["geometry"] = g.to_dict()
+        written = write_ome_zarr(
+            data,
+            path,
+            scale=place["scale"],
+            translate=place["translate"],
+            units=g.options.get("units"),
+            kind=kind,
+            metadata=metadata,
+            overwrite=overwrite,
+            progress=progress,
+        )
+        return Path(written), offset
     written = write_tiff(
         data,
         path,

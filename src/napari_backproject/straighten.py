@@ -484,6 +484,12 @@ def save_straightened(
 ) -> tuple[Any, Any]:
     """Write a straightened stack as ``OUT.tif`` plus ``OUT.geometry.json``.
 
+    A path ending in ``.zarr`` is written as an OME-Zarr pyramid with
+    :func:`napari_backproject.io.ome_zarr.write_ome_zarr` instead (geometry
+    in its attributes and beside it: ``out.zarr`` -> ``out.geometry.json``;
+    ``write_kw`` then goes to that function: ``overwrite``, ``progress``,
+    ``levels``, ``kind``, ...).
+
     The TIFF is written chunk by chunk with
     :func:`napari_backproject.io.tiff.write_tiff` (its metadata also holds the
     geometry under ``"geometry"``); the geometry JSON goes beside it with the
@@ -527,6 +533,15 @@ def save_straightened(
     md.setdefault("kind", "straightened")
     D = geometry.spacing
     scale = write_kw.pop("scale", [D, D, D])
+    if str(path).rstrip("/").lower().endswith(".zarr"):  # OME-Zarr pyramid
+        from .io.ome_zarr import write_ome_zarr
+
+        md.pop("kind")
+        labels = geometry.options.get("order") == 0
+        write_kw.setdefault("kind", "labels" if labels else "image")
+        out = write_ome_zarr(data, path, scale=scale, metadata=md, **write_kw)
+        geometry.to_json(json_path)
+        return out, json_path
     tif = write_tiff(data, path, metadata=md, scale=scale, **write_kw)
     geometry.to_json(json_path)
     return tif, json_path
@@ -544,7 +559,7 @@ def geometry_json_path(path: Any):
 
     path = Path(path)
     stem = path.name
-    for suf in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+    for suf in (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".ome.zarr", ".zarr"):
         if stem.lower().endswith(suf):
             stem = stem[: -len(suf)]
             break
