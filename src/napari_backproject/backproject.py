@@ -348,6 +348,7 @@ def backproject(
     chunk_z: int | None = None,
     lazy: bool | None = None,
     newton: int = 2,
+    target: tuple[Any, Any, Any] | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[Any, tuple[int, int, int]]:
     """Put straightened data back into the space of its source volume.
@@ -381,6 +382,12 @@ def backproject(
     newton : int
         Newton steps refining each pull position (0 keeps the
         distance-interpolated estimate).
+    target : (shape, scale, translate), optional
+        The voxel grid to fill, in the geometry's world units (e.g. the
+        finest level of a pyramid when the stack was straightened at a
+        coarser one); default the source grid recorded in the geometry.
+        ``offset`` and :func:`placement` then refer to this grid (use
+        ``placement(multiscale.retarget(geometry, target), offset)``).
     progress : callable, optional
         ``progress(done_planes, total_planes)`` after each slab (eager mode);
         raise :class:`napari_backproject._progress.Cancelled` to stop.
@@ -415,6 +422,10 @@ def backproject(
     ((3, 3, 3), (2, 3, 3), [7])
     """
     geometry = SliceGeometry.coerce(geometry)
+    if target is not None:  # another grid (resolution level): same planes
+        from .multiscale import retarget
+
+        geometry = retarget(geometry, target)
     if extent not in _EXTENTS:
         raise ValueError(f"extent must be 'bbox' or 'full'; got {extent!r}.")
     if method not in _METHODS:
@@ -537,6 +548,7 @@ def write_backprojection(
     folder: bool = False,
     chunk_z: int | None = None,
     overwrite: bool = False,
+    target: tuple[Any, Any, Any] | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[Path, tuple[int, int, int]]:
     """Backproject and stream the result to a BigTIFF, TIFF folder or OME-Zarr.
@@ -555,7 +567,7 @@ def write_backprojection(
 
     Parameters
     ----------
-    straightened, geometry, extent, method, order, binary, chunk_z
+    straightened, geometry, extent, method, order, binary, chunk_z, target
         As for :func:`backproject`.
     path : str or PathLike
         Output ``.tif`` file, or directory with ``folder=True``.
@@ -618,6 +630,10 @@ def write_backprojection(
             "choose another location."
         )
     g = SliceGeometry.coerce(geometry)
+    if target is not None:
+        from .multiscale import retarget
+
+        g = retarget(g, target)
     data, offset = backproject(
         straightened,
         g,

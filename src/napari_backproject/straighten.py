@@ -230,6 +230,7 @@ def straighten(
     dtype: Any = None,
     channel_axis: int | None = None,
     chunk_slices: int | None = None,
+    level: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[Any, SliceGeometry]:
     """Resample a volume on planes perpendicular to a smooth curve through a path.
@@ -275,6 +276,14 @@ def straighten(
         Planes per block (dask chunk along axis 0); default about 16 MiB of
         output per block, at most 64 planes. (A C-contiguous NumPy input
         with neither ``chunk_slices`` nor ``progress`` is done in one block.)
+    level : int, optional
+        With a multiscale ``volume`` (a list of 3D arrays, finest first, as
+        napari-ome-zarr gives), the level to sample (default 0). ``path``,
+        ``scale`` and ``translate`` are then those of the finest level (a
+        napari multiscale layer's); the level's grid follows napari's
+        convention (see :func:`napari_backproject.multiscale.level_grid`).
+        Equivalently, pass that level's array with its own scale and
+        translate and the path in its data coordinates.
     progress : callable, optional
         ``progress(done_planes, total_planes)``; for NumPy input called after
         every block during this call, for lazy input called from the blocks
@@ -315,6 +324,16 @@ def straighten(
     >>> bool(np.allclose(out[:, 2, 2], vol[2:18, 10, 10]))
     True
     """
+    if isinstance(volume, (list, tuple)) and volume and hasattr(volume[0], "shape"):
+        from .multiscale import level_grid, path_to_level
+
+        s0, t0 = validate_scale_translate(scale, translate)
+        volume, scale, translate = level_grid(
+            volume, 0 if level is None else level, scale=s0, translate=t0
+        )
+        path = path_to_level(path, s0, t0, scale, translate)
+    elif level is not None:
+        raise ValueError("level= is for a multiscale volume (a list of arrays).")
     if not hasattr(volume, "shape") or not hasattr(volume, "dtype"):
         volume = np.asarray(volume)
     vshape = tuple(int(s) for s in volume.shape)
