@@ -438,15 +438,29 @@ def straighten(
     return _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress), geometry
 
 
-def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
-    import dask.array as da
-    from dask import delayed
+class _BlockSampler:
+    """Samples one block of planes; picklable (dask.distributed workers).
 
-    n = out_shape[0]
-    lock = threading.Lock()
-    done = [0]
+    The progress callback and its lock stay in the submitting process: a
+    copy sent to another process reports nothing.
+    """
 
-    def block(region_or_volume, a, b, box_given):
+    def __init__(self, geometry, kw, n, progress):
+        self.geometry, self.kw, self.n, self.progress = geometry, kw, n, progress
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_lock"] = state["progress"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __call__(self, region_or_volume, a, b, box_given):
+        geometry, kw = self.geometry, self.kw
         if box_given:  # dask input: the region was read by the graph
             region = np.asarray(region_or_volume)
             if kw["channel_axis"] is not None:
@@ -469,13 +483,19 @@ def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
             )
         else:
             res = sample_geometry(region_or_volume, geometry, a, b, **kw)
-        if progress is not None:
-            with lock:
-                done[0] += b - a
-                d = done[0]
-            report(progress, d, n)
+        if self.progress is not None:
+            with self._lock:
+                self._done += b - a
+                d = self._done
+            report(self.progress, d, self.n)
         return res
 
+
+def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
+    import dask.array as da
+    from dask import delayed
+
+    block = _BlockSampler(geometry, kw, out_shape[0], progress)
     parts = []
     is_dask = _is_dask(volume)
     for a, b in blocks:
