@@ -71,3 +71,25 @@ def test_parse_scheduler_errors():
     assert parse_scheduler("local:3") == ("local", 3)
     with pytest.raises(ValueError, match="local:N"):
         parse_scheduler("local:zero")
+
+
+@pytest.mark.slow
+def test_cli_zarr_in_and_out_with_a_local_cluster(tmp_path, capsys):
+    from napari_backproject.cli import main
+    from napari_backproject.io.paths import write_path
+
+    s = helix_neurite(shape=(40, 40, 40), scale=(1.0, 1.0, 1.0), radius=3.0)
+    src = write_ome_zarr(s.volume, tmp_path / "vol.zarr", scale=(2, 1, 1))
+    pts = write_path(s.points, tmp_path / "p.csv")
+    st = tmp_path / "st.zarr"
+    argv = ["straighten", str(src), "--path", str(pts), "--width", "11"]
+    assert main(argv + ["--height", "11", "-o", str(st)]) == 0
+    levels, md = read_ome_zarr(st)
+    assert md["geometry"]["source"]["scale"] == [2.0, 1.0, 1.0]
+    out = tmp_path / "bp.zarr"
+    argv = ["backproject", str(st), "-o", str(out), "--scheduler", "local:2"]
+    assert main(argv) == 0
+    bp, md_b = read_ome_zarr(out)
+    assert md_b["scale"][0] == [2.0, 1.0, 1.0]
+    assert main(argv) == 2  # exists: clear error, nothing replaced
+    assert "already exists" in capsys.readouterr().err

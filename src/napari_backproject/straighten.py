@@ -576,6 +576,7 @@ def save_straightened(
         from .io.ome_zarr import write_ome_zarr
 
         md.pop("kind")
+        write_kw.pop("compression", None)  # zarr's own codec (zstd) is used
         labels = geometry.options.get("order") == 0
         write_kw.setdefault("kind", "labels" if labels else "image")
         out = write_ome_zarr(data, path, scale=scale, metadata=md, **write_kw)

@@ -105,8 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Straighten ``args.volume`` along ``args.path`` and write the result."""
+    from ..io.ome_zarr import read_volume
     from ..io.paths import read_path
-    from ..io.tiff import read_tiff
     from ..straighten import save_straightened, straighten
 
     volume_file = existing_file(args.volume)
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_path(args.output)
     if args.smoothing < 0:
         raise ValueError(f"--smoothing must be >= 0; got {args.smoothing}.")
-    volume, meta = read_tiff(volume_file)
+    volume, meta = read_volume(volume_file)
     if volume.ndim != 3:
         raise ValueError(
             f"{volume_file} has shape {tuple(volume.shape)}; straighten needs a "

@@ -33,7 +33,13 @@ import numpy as np
 from .._progress import ProgressCallback, report
 from ._blocks import is_dask, iter_blocks
 
-__all__ = ["read_ome_zarr", "write_ome_zarr", "is_ome_zarr_path", "METADATA_KEY"]
+__all__ = [
+    "read_ome_zarr",
+    "read_volume",
+    "write_ome_zarr",
+    "is_ome_zarr_path",
+    "METADATA_KEY",
+]
 
 #: Group attribute under which our own metadata (kind, geometry, ...) lives.
 METADATA_KEY = "napari_backproject"
@@ -171,6 +177,32 @@ def read_ome_zarr(
         "version": version,
     }
     return data, md
+
+
+def read_volume(path: str | os.PathLike, *, level: int = 0) -> tuple[Any, dict]:
+    """One lazy 3D volume and flat metadata from a TIFF or an OME-Zarr.
+
+    For ``.zarr``: the chosen level of :func:`read_ome_zarr`, with that
+    level's ``scale`` and ``translate`` (plain lists) in the metadata; for
+    anything else :func:`napari_backproject.io.tiff.read_tiff`.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "v.zarr")
+    >>> _ = write_ome_zarr(np.ones((8, 8, 8), np.uint8), p, levels=2)
+    >>> v, md = read_volume(p, level=1)
+    >>> v.shape, md["scale"]
+    ((4, 4, 4), [2.0, 2.0, 2.0])
+    """
+    if not is_ome_zarr_path(path):
+        from .tiff import read_tiff
+
+        return read_tiff(path)
+    levels, md = read_ome_zarr(path, level=level)
+    flat = dict(md)
+    flat["scale"], flat["translate"] = md["scale"][0], md["translate"][0]
+    return levels[0], flat
 
 
 # ---------------------------------------------------------------- writing
