@@ -43,7 +43,6 @@ lazy dask array with one chunk per slab, which napari can show directly and
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,6 +388,7 @@ def backproject(
     chunk_z: int | None = None,
     lazy: bool | None = None,
     newton: int = 2,
+    target: tuple[Any, Any, Any] | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[Any, tuple[int, int, int]]:
     """Put straightened data back into the space of its source volume.
@@ -422,6 +422,12 @@ def backproject(
     newton : int
         Newton steps refining each pull position (0 keeps the
         distance-interpolated estimate).
+    target : (shape, scale, translate), optional
+        The voxel grid to fill, in the geometry's world units (e.g. the
+        finest level of a pyramid when the stack was straightened at a
+        coarser one); default the source grid recorded in the geometry.
+        ``offset`` and :func:`placement` then refer to this grid (use
+        ``placement(multiscale.retarget(geometry, target), offset)``).
     progress : callable, optional
         ``progress(done_planes, total_planes)`` after each slab (eager mode);
         raise :class:`napari_backproject._progress.Cancelled` to stop.
@@ -456,6 +462,10 @@ def backproject(
     ((3, 3, 3), (2, 3, 3), [7])
     """
     geometry = SliceGeometry.coerce(geometry)
+    if target is not None:  # another grid (resolution level): same planes
+        from .multiscale import retarget
+
+        geometry = retarget(geometry, target)
     if extent not in _EXTENTS:
         raise ValueError(f"extent must be 'bbox' or 'full'; got {extent!r}.")
     if method not in _METHODS:
@@ -516,37 +526,12 @@ def backproject(
 
 
 def _backproject_lazy(plan: _Plan, x: Any, ranges: list[tuple[int, int]]) -> Any:
-    import dask
-    import dask.array as da
+    # one task per slab over just the input chunks it needs (see _slab_graph)
+    from ._slab_graph import lazy_slabs
 
-    if not _is_dask(x):
-        plane = plan.width * plan.height * np.dtype(x.dtype).itemsize
-        cs = getattr(x, "chunks", None)
-        if isinstance(cs, tuple) and len(cs) == 3 and isinstance(cs[0], int):
-            n0 = int(cs[0])  # zarr: keep its chunking along the slices
-        else:
-            n0 = max(1, _SLICE_CHUNK_BYTES // max(plane, 1))
-        x = da.from_array(x, chunks=(n0, plan.height, plan.width))
-    token = uuid.uuid4().hex
-    plan_d = dask.delayed(plan, name=f"backproject-plan-{token}")
-    _, ny, nx = plan.shape
-    parts = []
-    for j, (z0, z1) in enumerate(ranges):
-        idx = plan.slices(z0, z1)
-        shape = (z1 - z0, ny, nx)
-        if idx.size == 0:
-            parts.append(da.zeros(shape, dtype=plan.out_dtype, chunks=shape))
-            continue
-        task = dask.delayed(_compute_slab, pure=True)(
-            plan_d,
-            z0,
-            z1,
-            _read(x, idx),
-            idx,
-            dask_key_name=f"backproject-{token}-{j}",
-        )
-        parts.append(da.from_delayed(task, shape=shape, dtype=plan.out_dtype))
-    return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
+    return lazy_slabs(
+        plan, x, ranges, _compute_slab, slice_chunk_bytes=_SLICE_CHUNK_BYTES
+    )
 
 
 def placement(
@@ -602,9 +587,16 @@ def write_backprojection(
     compression: str | None = "zlib",
     folder: bool = False,
     chunk_z: int | None = None,
+    overwrite: bool = False,
+    target: tuple[Any, Any, Any] | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[Path, tuple[int, int, int]]:
-    """Backproject and stream the result to a BigTIFF (or a folder of TIFFs).
+    """Backproject and stream the result to a BigTIFF, TIFF folder or OME-Zarr.
+
+    A path ending in ``.zarr`` is written as an OME-Zarr multiscale pyramid
+    (:func:`napari_backproject.io.ome_zarr.write_ome_zarr`; labels levels by
+    nearest, image levels by mean; the box of ``extent="bbox"`` is its
+    ``translation``; ``compression`` and ``folder`` do not apply).
 
     The output is computed and written slab by slab, so memory is bounded by
     the slab size. It is written under a temporary name and renamed when
@@ -615,7 +607,7 @@ def write_backprojection(
 
     Parameters
     ----------
-    straightened, geometry, extent, method, order, binary, chunk_z
+    straightened, geometry, extent, method, order, binary, chunk_z, target
         As for :func:`backproject`.
     path : str or PathLike
         Output ``.tif`` file, or directory with ``folder=True``.
@@ -623,6 +615,9 @@ def write_backprojection(
         Lossless compression of each plane.
     folder : bool
         Write one TIFF per z plane into the directory ``path``.
+    overwrite : bool
+        Replace an existing ``.zarr`` output (TIFF outputs are replaced
+        anyway); otherwise an existing ``.zarr`` raises FileExistsError.
     progress : callable, optional
         ``progress(done_planes, total_planes)``; raise
         :class:`napari_backproject._progress.Cancelled` to stop.
@@ -655,9 +650,14 @@ def write_backprojection(
     >>> offset
     (4, 3, 3)
     """
+    from .io.ome_zarr import is_ome_zarr_path, write_ome_zarr
     from .io.tiff import write_tiff
 
     path = Path(path)
+    if is_ome_zarr_path(path) and path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists; pass overwrite=True to replace it."
+        )
     parent = path.resolve().parent
     if not parent.is_dir():
         raise FileNotFoundError(
@@ -670,6 +670,10 @@ def write_backprojection(
             "choose another location."
         )
     g = SliceGeometry.coerce(geometry)
+    if target is not None:
+        from .multiscale import retarget
+
+        g = retarget(g, target)
     data, offset = backproject(
         straightened,
         g,
@@ -687,6 +691,20 @@ def write_backprojection(
         "kind": kind,
         "source_shape": list(g.source_shape),
     }
+    if is_ome_zarr_path(path):  # OME-Zarr pyramid (io.ome_zarr)
+        metadata["geometry"] = g.to_dict()
+        written = write_ome_zarr(
+            data,
+            path,
+            scale=place["scale"],
+            translate=place["translate"],
+            units=g.options.get("units"),
+            kind=kind,
+            metadata=metadata,
+            overwrite=overwrite,
+            progress=progress,
+        )
+        return Path(written), offset
     written = write_tiff(
         data,
         path,

@@ -38,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"{_cli.__name__}.{info.name}")
         module.register(sub)
+    for name in ("straighten", "backproject"):  # big data: run on a dask cluster
+        if name in sub.choices:
+            sub.choices[name].add_argument(
+                "--scheduler",
+                default=None,
+                metavar="ADDRESS|local:N",
+                help=(
+                    "compute on dask.distributed: the address of a running "
+                    "scheduler (tcp://host:8786) or local:N for a new cluster of "
+                    "N worker processes; with a .zarr output the workers write "
+                    "their own chunks"
+                ),
+            )
     return parser
 
 
@@ -45,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``napari-backproject`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ._distributed import scheduler
+
     try:
-        return int(args.func(args) or 0)
+        with scheduler(getattr(args, "scheduler", None)):
+            return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
         print(f"napari-backproject {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -230,6 +230,7 @@ def straighten(
     dtype: Any = None,
     channel_axis: int | None = None,
     chunk_slices: int | None = None,
+    level: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[Any, SliceGeometry]:
     """Resample a volume on planes perpendicular to a smooth curve through a path.
@@ -275,6 +276,14 @@ def straighten(
         Planes per block (dask chunk along axis 0); default about 16 MiB of
         output per block, at most 64 planes. (A C-contiguous NumPy input
         with neither ``chunk_slices`` nor ``progress`` is done in one block.)
+    level : int, optional
+        With a multiscale ``volume`` (a list of 3D arrays, finest first, as
+        napari-ome-zarr gives), the level to sample (default 0). ``path``,
+        ``scale`` and ``translate`` are then those of the finest level (a
+        napari multiscale layer's); the level's grid follows napari's
+        convention (see :func:`napari_backproject.multiscale.level_grid`).
+        Equivalently, pass that level's array with its own scale and
+        translate and the path in its data coordinates.
     progress : callable, optional
         ``progress(done_planes, total_planes)``; for NumPy input called after
         every block during this call, for lazy input called from the blocks
@@ -315,6 +324,16 @@ def straighten(
     >>> bool(np.allclose(out[:, 2, 2], vol[2:18, 10, 10]))
     True
     """
+    if isinstance(volume, (list, tuple)) and volume and hasattr(volume[0], "shape"):
+        from .multiscale import level_grid, path_to_level
+
+        s0, t0 = validate_scale_translate(scale, translate)
+        volume, scale, translate = level_grid(
+            volume, 0 if level is None else level, scale=s0, translate=t0
+        )
+        path = path_to_level(path, s0, t0, scale, translate)
+    elif level is not None:
+        raise ValueError("level= is for a multiscale volume (a list of arrays).")
     if not hasattr(volume, "shape") or not hasattr(volume, "dtype"):
         volume = np.asarray(volume)
     vshape = tuple(int(s) for s in volume.shape)
@@ -419,15 +438,29 @@ def straighten(
     return _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress), geometry
 
 
-def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
-    import dask.array as da
-    from dask import delayed
+class _BlockSampler:
+    """Samples one block of planes; picklable (dask.distributed workers).
 
-    n = out_shape[0]
-    lock = threading.Lock()
-    done = [0]
+    The progress callback and its lock stay in the submitting process: a
+    copy sent to another process reports nothing.
+    """
 
-    def block(region_or_volume, a, b, box_given):
+    def __init__(self, geometry, kw, n, progress):
+        self.geometry, self.kw, self.n, self.progress = geometry, kw, n, progress
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_lock"] = state["progress"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __call__(self, region_or_volume, a, b, box_given):
+        geometry, kw = self.geometry, self.kw
         if box_given:  # dask input: the region was read by the graph
             region = np.asarray(region_or_volume)
             if kw["channel_axis"] is not None:
@@ -450,13 +483,19 @@ def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
             )
         else:
             res = sample_geometry(region_or_volume, geometry, a, b, **kw)
-        if progress is not None:
-            with lock:
-                done[0] += b - a
-                d = done[0]
-            report(progress, d, n)
+        if self.progress is not None:
+            with self._lock:
+                self._done += b - a
+                d = self._done
+            report(self.progress, d, self.n)
         return res
 
+
+def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
+    import dask.array as da
+    from dask import delayed
+
+    block = _BlockSampler(geometry, kw, out_shape[0], progress)
     parts = []
     is_dask = _is_dask(volume)
     for a, b in blocks:
@@ -483,6 +522,12 @@ def save_straightened(
     **write_kw: Any,
 ) -> tuple[Any, Any]:
     """Write a straightened stack as ``OUT.tif`` plus ``OUT.geometry.json``.
+
+    A path ending in ``.zarr`` is written as an OME-Zarr pyramid with
+    :func:`napari_backproject.io.ome_zarr.write_ome_zarr` instead (geometry
+    in its attributes and beside it: ``out.zarr`` -> ``out.geometry.json``;
+    ``write_kw`` then goes to that function: ``overwrite``, ``progress``,
+    ``levels``, ``kind``, ...).
 
     The TIFF is written chunk by chunk with
     :func:`napari_backproject.io.tiff.write_tiff` (its metadata also holds the
@@ -527,6 +572,16 @@ def save_straightened(
     md.setdefault("kind", "straightened")
     D = geometry.spacing
     scale = write_kw.pop("scale", [D, D, D])
+    if str(path).rstrip("/").lower().endswith(".zarr"):  # OME-Zarr pyramid
+        from .io.ome_zarr import write_ome_zarr
+
+        md.pop("kind")
+        write_kw.pop("compression", None)  # zarr's own codec (zstd) is used
+        labels = geometry.options.get("order") == 0
+        write_kw.setdefault("kind", "labels" if labels else "image")
+        out = write_ome_zarr(data, path, scale=scale, metadata=md, **write_kw)
+        geometry.to_json(json_path)
+        return out, json_path
     tif = write_tiff(data, path, metadata=md, scale=scale, **write_kw)
     geometry.to_json(json_path)
     return tif, json_path
@@ -544,7 +599,7 @@ def geometry_json_path(path: Any):
 
     path = Path(path)
     stem = path.name
-    for suf in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+    for suf in (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".ome.zarr", ".zarr"):
         if stem.lower().endswith(suf):
             stem = stem[: -len(suf)]
             break

@@ -85,12 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Backproject ``args.segmentation`` and write ``args.output``."""
     from ..backproject import placement, write_backprojection
-    from ..io.tiff import read_tiff
+    from ..io.ome_zarr import read_volume
     from ..slice_geometry import SliceGeometry
 
     seg_file = existing_file(args.segmentation)
     out = output_path(args.output)
-    data, meta = read_tiff(seg_file)
+    data, meta = read_volume(seg_file)
     if args.geometry is not None:
         geometry = SliceGeometry.from_json(existing_file(args.geometry))
     elif isinstance(meta.get("geometry"), dict):

@@ -119,9 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Straighten ``args.volume`` along ``args.path`` and write the result."""
+    from ..io.ome_zarr import read_volume
     from ..io.ouroboros import straighten_cli_defaults
     from ..io.paths import read_path
-    from ..io.tiff import read_tiff
     from ..straighten import save_straightened, straighten
 
     volume_file = existing_file(args.volume)
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     path_file = existing_file(args.path)
     if args.smoothing < 0:
         raise ValueError(f"--smoothing must be >= 0; got {args.smoothing}.")
-    volume, meta = read_tiff(volume_file)
+    volume, meta = read_volume(volume_file)
     if volume.ndim != 3:
         raise ValueError(
             f"{volume_file} has shape {tuple(volume.shape)}; straighten needs a "

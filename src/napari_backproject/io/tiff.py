@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import ProgressCallback, report
+from ._blocks import iter_blocks
 
 __all__ = ["read_tiff", "write_tiff", "METADATA_KEY"]
 
@@ -230,8 +231,7 @@ def write_tiff(
     done = [0]  # tifffile stops pulling after the last page: see below
 
     def planes() -> Iterator[np.ndarray]:
-        for start, stop in _blocks(data, chunk_slices):
-            block = _load(data, start, stop)
+        for _, stop, block in iter_blocks(data, _blocks(data, chunk_slices)):
             if block.dtype != wdtype:
                 block = block.astype(wdtype)
             for plane in block:
@@ -248,8 +248,8 @@ def write_tiff(
         if folder:
             tmp.mkdir(parents=False)
             i = 0
-            for start, stop in _blocks(data, chunk_slices):
-                block = _load(data, start, stop).astype(wdtype, copy=False)
+            for _, stop, block in iter_blocks(data, _blocks(data, chunk_slices)):
+                block = block.astype(wdtype, copy=False)
                 for plane in block:
                     desc_md = {METADATA_KEY: md} if i == 0 else {}
                     tifffile.imwrite(
