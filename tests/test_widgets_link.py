@@ -224,3 +224,65 @@ def test_dock_widget_toggles_the_link(linked, qtbot):
     assert "p → source" in v.layers
     w.linked.value = False
     assert w.link is None and "link: current plane" not in v.layers
+
+
+def test_two_viewers_each_is_its_own_space(make_napari_viewer, helix_stack):
+    sample, data, g = helix_stack
+    stack_viewer, source_viewer = make_napari_viewer(), make_napari_viewer()
+    src = source_viewer.add_image(sample.volume, name="helix", scale=sample.scale)
+    d = g.spacing
+    st = stack_viewer.add_image(
+        data, scale=(d, d, d), metadata=geometry_metadata(g, "helix")
+    )
+    lk = link(stack_viewer, st, src, source_viewer=source_viewer)
+    assert "link: source cursor" in source_viewer.layers
+    assert "link: source cursor" not in stack_viewer.layers
+    pixel = np.array([9.0, 2.5, 12.0])
+    stack_viewer.cursor.position = tuple(pixel * d)
+    np.testing.assert_allclose(
+        _marker_world(lk.source_marker), from_straightened([pixel], g)[0], atol=1e-6
+    )
+    # Alt-click on the source viewer jumps the other viewer's stack
+    _click(source_viewer, from_straightened([[17.2, 6.0, 6.0]], g)[0])
+    assert lk.last_jump == 17
+    assert st.world_to_data(stack_viewer.dims.point)[0] == pytest.approx(17)
+    # Alt-click on the stack centres the source viewer (dims and camera)
+    _click(stack_viewer, pixel * d)
+    world = from_straightened([pixel], g)[0]
+    camera = (
+        source_viewer.scene.camera
+        if hasattr(source_viewer, "scene")
+        else (source_viewer.camera)
+    )
+    np.testing.assert_allclose(camera.center[-2:], world[1:], atol=1e-6)
+    # napari snaps the dims point to its step (the source's voxel grid)
+    step = np.array([r.step for r in source_viewer.dims.range])
+    assert np.all(np.abs(np.array(source_viewer.dims.point) - world) <= step / 2 + 1e-9)
+    lk.close()
+    assert not any(layer.name.startswith("link: ") for layer in source_viewer.layers)
+
+
+def test_alt_click_in_3d_uses_the_viewing_ray(linked):
+    v, g, lk = linked.viewer, linked.g, linked.link
+    v.dims.ndisplay = 3
+    v.layers.selection.active = linked.src
+    i = 21
+    event = SimpleNamespace(
+        type="mouse_press",
+        position=tuple(g.centers[i] - 40 * g.e_v[i]),
+        modifiers=("Alt",),
+        view_direction=tuple(g.e_v[i]),
+    )
+    lk._on_click(v, event)
+    assert lk.last_jump == i
+
+
+def test_the_visible_layer_decides_the_space(linked):
+    v, lk = linked.viewer, linked.link
+    v.layers.selection.active = linked.st
+    assert lk.space_of(v) == "straightened"
+    linked.st.visible = False
+    assert lk.space_of(v) == "source"
+    linked.st.visible = True
+    v.layers.selection.active = lk.source_marker
+    assert lk.space_of(v) is None

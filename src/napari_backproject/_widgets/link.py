@@ -224,9 +224,9 @@ class ViewLink:
 
         Returns (and shows in the status bar) the world coordinates of both.
         """
-        if self._closed or space is None:
-            return self.status
         pos = np.asarray(position, dtype=float)[-3:]
+        if self._closed or space is None or pos.shape != (3,):
+            return self.status  # e.g. a viewer emptied while closing
         if space == "straightened":
             other = self.spaces.to_source_world(pos)
             target, layer, clear = (
