@@ -39,8 +39,12 @@ def test_marker_positions_follow_the_geometry(s, v, u):
     np.testing.assert_allclose(src, from_straightened([pixel], G)[0], atol=1e-9)
     back = SPACES.to_straightened_world(src)
     np.testing.assert_allclose(back, world_s, atol=1e-6)
-    # the nearest slice of the source point is the rounded slice
-    assert SPACES.nearest_slice(src) == int(np.floor(s + 0.5))
+    # the nearest slice of the source point is the rounded slice (either
+    # neighbour at an exact half, where rounding of the round trip decides)
+    k = SPACES.nearest_slice(src)
+    assert abs(k - s) <= 0.5 + 1e-6
+    if abs(abs(s - round(s)) - 0.5) > 1e-6:
+        assert k == int(np.floor(s + 0.5))
 
 
 def test_integer_pixels_are_the_geometry_pixels():
