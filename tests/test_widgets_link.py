@@ -66,6 +66,12 @@ def test_cursor_over_straightened_puts_marker_in_source(linked):
     )
     assert len(linked.link.straightened_marker.data) == 0
     assert "source (" in linked.link.status and v.status == linked.link.status
+    # napari's GUI sets its own status later (from a thread): the link's text stays
+    napari_status = linked.src.get_status((7.0, 4.0, 9.0), world=True)
+    v.status = napari_status
+    assert v.status["coordinates"].startswith(napari_status["coordinates"])
+    assert v.status["coordinates"].endswith(linked.link.status)
+    assert v.status["layer_name"] == "helix"
 
 
 def test_cursor_over_source_puts_marker_in_straightened(linked):

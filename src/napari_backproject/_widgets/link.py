@@ -150,8 +150,11 @@ class ViewLink:
                 v.layers.selection.active = active
 
         self._connections: list[tuple[Any, Any]] = []
+        self._base_status: dict = {}
+        self._writing_status = False
         for v in self._viewers():
             self._connect(v.cursor.events.position, self._cursor_callback(v))
+            self._connect(v.events.status, self._status_callback(v))
             v.mouse_drag_callbacks.append(self._on_click)
         self._connect(self.viewer.dims.events.point, self._on_dims)
         self._on_dims()
@@ -171,6 +174,39 @@ class ViewLink:
             self.update_cursor(viewer.cursor.position, self.space_of(viewer))
 
         return _on_cursor
+
+    def _status_callback(self, viewer: Any) -> Any:
+        # napari's GUI computes its status in a thread and sets it later; keep
+        # the link's text by appending it to whatever napari shows
+        def _on_status(event: Any = None) -> None:
+            if self._writing_status or not self.status:
+                return
+            now = viewer.status
+            text = now.get("coordinates", "") if isinstance(now, dict) else now
+            if str(text).endswith(self.status):  # ours (events may come late)
+                return
+            self._base_status[id(viewer)] = viewer.status
+            self._show_status(viewer)
+
+        return _on_status
+
+    def _show_status(self, viewer: Any) -> None:
+        base = self._base_status.get(id(viewer), "")
+        if isinstance(base, dict):
+            shown = dict(base)
+            coords = str(shown.get("coordinates", ""))
+            shown["coordinates"] = f"{coords}   {self.status}".strip()
+        else:
+            shown = (
+                f"{base}   {self.status}".strip()
+                if base not in ("", "Ready")
+                else (self.status)
+            )
+        self._writing_status = True
+        try:
+            viewer.status = shown
+        finally:
+            self._writing_status = False
 
     def _add_plane_layers(self, spacing: float) -> None:
         src = self.source_layer
@@ -256,7 +292,7 @@ class ViewLink:
         if len(clear.data):
             clear.data = np.zeros((0, 3))
         self.status = text
-        status_viewer.status = text
+        self._show_status(status_viewer)
         return text
 
     # ------------------------------------------------------------- click
