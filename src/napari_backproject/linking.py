@@ -466,9 +466,21 @@ def link(viewer: Any, straightened_layer: Any, source_layer: Any, **kwargs: Any)
 
     Examples
     --------
-    >>> lk = link(viewer, viewer.layers["helix straightened"],
-    ...           viewer.layers["helix"])  # doctest: +SKIP
-    >>> lk.close()  # doctest: +SKIP
+    >>> from napari.components import ViewerModel
+    >>> from napari_backproject import straighten
+    >>> from napari_backproject.data import helix_neurite
+    >>> s = helix_neurite(shape=(48, 48, 48), seed=0)
+    >>> data, g = straighten(s.volume, s.points, width=16, height=16, scale=s.scale)
+    >>> viewer = ViewerModel()
+    >>> src = viewer.add_image(s.volume, name="helix", scale=s.scale)
+    >>> st = viewer.add_image(data, name="helix straightened",
+    ...                       metadata={"slice_geometry": g.to_dict()})
+    >>> lk = link(viewer, st, src)
+    >>> viewer.layers.selection.active = st
+    >>> viewer.cursor.position = (10.0, 8.0, 8.0)  # the mouse over the stack
+    >>> lk.status.startswith("straightened (10.00, 8.00, 8.00)")
+    True
+    >>> lk.close()
     """
     from ._widgets.link import ViewLink
 
