@@ -1,4 +1,5 @@
-"""Linked views: one cursor update on a 2,000-plane geometry (model only).
+"""Linked views: one cursor update on a 2,000-plane geometry (model only),
+and the labels preview of the current slab against the full backprojection.
 
 The napari round trip (marker layer redrawn, status) is timed by
 ``benchmarks/link_latency.py`` (needs a display: run it under xvfb-run).
@@ -66,7 +67,46 @@ def cases(quick: bool) -> list[Case]:
             "updates (exact, sub-pixel); reference: 20 nearest-pixel searches"
         )
 
+    pstate: dict = {}
+
+    def preview_setup() -> None:
+        if "labels" in pstate:
+            return
+        g = long_geometry(200 if quick else 500, width=48)
+        labels = np.zeros(g.straightened_shape, dtype=np.uint16)
+        labels[:, 12:36, 10:30] = 1  # a tube segmented along the whole stack
+        labels[::7, 20:28, 30:40] = 2
+        pstate.update(spaces=LinkedSpaces(g), labels=labels)
+
+    def preview() -> None:
+        s, labels = pstate["spaces"], pstate["labels"]
+        pstate["slab"] = s.backproject_slab(labels, s.n_slices // 2, half_width=4)
+
+    def full() -> None:
+        from napari_backproject import backproject
+
+        pstate["full"] = backproject(pstate["labels"], pstate["spaces"].geometry)
+
+    def preview_notes() -> str:
+        g = pstate["spaces"].geometry
+        data = pstate["slab"][0]
+        return (
+            f"ours: the 9-slice slab around the current slice of a {g.n_slices}-plane "
+            f"uint16 segmentation ({g.height} x {g.width} px), {data.size / 1e6:.2f} "
+            "M voxels; reference: backprojecting the whole segmentation "
+            "(what the user runs otherwise)"
+        )
+
     return [
+        Case(
+            name="labels preview, current slab",
+            ours=preview,
+            reference=full,
+            reference_name="full backprojection",
+            setup=preview_setup,
+            repeats=5,
+            notes=preview_notes,
+        ),
         Case(
             name=f"linked cursor, source -> straightened ({n} planes)",
             ours=ours,
@@ -75,5 +115,5 @@ def cases(quick: bool) -> list[Case]:
             setup=setup,
             repeats=5,
             notes=notes,
-        )
+        ),
     ]

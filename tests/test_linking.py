@@ -112,3 +112,51 @@ def test_validation_messages():
         SPACES.map_points([[0, 0, 0]], to="elsewhere")
     with pytest.raises(ValueError, match="one point"):
         SPACES.nearest_slice([[0, 0, 0], [1, 1, 1]])
+
+
+def _random_labels(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(G.straightened_shape, dtype=np.uint16)
+    for _ in range(12):  # boxes of a few labels, some across many slices
+        s0, v0, u0 = rng.integers(0, G.straightened_shape)
+        ds, dv, du = rng.integers(1, (12, 5, 6))
+        labels[s0 : s0 + ds, v0 : v0 + dv, u0 : u0 + du] = rng.integers(1, 5)
+    return labels
+
+
+@pytest.mark.parametrize("index", [0, 7, 20, G.n_slices - 1])
+def test_slab_preview_is_the_full_backprojection_inside_the_slab(index):
+    from napari_backproject import backproject
+
+    labels = _random_labels(index)
+    full, _ = backproject(labels, G, extent="full")
+    half = 3
+    data, place = SPACES.backproject_slab(labels, index, half_width=half)
+    start, stop = SPACES.slab(index, half)
+    # the preview put into the full grid, by its placement
+    offset = np.rint((np.asarray(place["translate"]) - G.translate) / G.scale).astype(
+        int
+    )
+    np.testing.assert_allclose(place["scale"], G.scale)
+    preview = np.zeros_like(full)
+    z, y, x = offset
+    preview[z : z + data.shape[0], y : y + data.shape[1], x : x + data.shape[2]] = data
+    # where a voxel's own plane pair lies inside the slab, the two agree
+    grid = np.stack(np.indices(full.shape), axis=-1).reshape(-1, 3)
+    world = grid * G.scale + G.translate
+    s = SPACES.pixel_of(SPACES.to_straightened_world(world))[:, 0]
+    inside = (s >= start + 1e-3) & (s <= stop - 1 - 1e-3)
+    assert inside.sum() > 50
+    np.testing.assert_array_equal(preview.reshape(-1)[inside], full.reshape(-1)[inside])
+    # and nothing far from the slab is drawn
+    far = ~np.isfinite(s) | (s < start - 1) | (s > stop)
+    assert not preview.reshape(-1)[far].any()
+
+
+def test_slab_preview_checks_its_input():
+    with pytest.raises(ValueError, match="stack's shape"):
+        SPACES.backproject_slab(np.zeros((3, 3, 3)), 0)
+    with pytest.raises(ValueError, match="outside the stack"):
+        SPACES.slab(G.n_slices, 2)
+    with pytest.raises(ValueError, match="half_width"):
+        SPACES.slab(0, -1)

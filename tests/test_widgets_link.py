@@ -209,7 +209,7 @@ def test_not_a_straightened_layer_is_refused(make_napari_viewer):
 
 
 def test_dock_widget_toggles_the_link(linked, qtbot):
-    from napari_backproject._widgets.link import LinkViewsWidget
+    from napari_backproject._widgets.link_widget import LinkViewsWidget
 
     linked.link.close()
     v = linked.viewer
@@ -292,3 +292,106 @@ def test_the_visible_layer_decides_the_space(linked):
     linked.st.visible = True
     v.layers.selection.active = lk.source_marker
     assert lk.space_of(v) is None
+
+
+def _preview_world(layer, value):
+    """World centres of the preview voxels holding ``value``."""
+    idx = np.argwhere(np.asarray(layer.data) == value)
+    return idx * np.asarray(layer.scale) + np.asarray(layer.translate)
+
+
+def test_labels_preview_follows_paint_and_scroll(linked, qtbot):
+    v, g, st, lk = linked.viewer, linked.g, linked.st, linked.link
+    labels = v.add_labels(
+        np.zeros(g.straightened_shape, dtype=np.uint8),
+        name="seg",
+        scale=st.scale,
+        translate=st.translate,
+    )
+    i = 20
+    v.dims.set_point(0, lk.spaces.slice_world(i))
+    p = lk.preview_labels(labels, half_width=2)
+    assert "link: labels preview" in v.layers and p.slab == (18, 23)
+    assert not np.asarray(p.layer.data).any()  # nothing painted yet
+    # a user paints a disc on the current slice: the preview shows it in the
+    # source, where the geometry puts those pixels
+    labels.paint((i, 6, 8), 5)
+    qtbot.waitUntil(lambda: (np.asarray(p.layer.data) == 5).any(), timeout=10000)
+    painted = np.argwhere(labels.data == 5)
+    assert len(painted) and set(painted[:, 0]) == {i}
+    got = _preview_world(p.layer, 5)
+    # every preview voxel of label 5 lies within about a voxel of a painted
+    # pixel's place in the source
+    want = from_straightened(painted.astype(float), g)
+    dist = np.linalg.norm(got[:, None, :] - want[None, :, :], axis=-1).min(axis=1)
+    assert dist.max() <= np.linalg.norm(g.scale) + g.spacing
+    # the preview is the slab's backprojection, placed in the source world
+    data, place = lk.spaces.backproject_slab(labels.data, i, half_width=2)
+    np.testing.assert_array_equal(p.layer.data, data)
+    np.testing.assert_allclose(p.layer.translate, place["translate"], atol=1e-9)
+    # scrolling far away: the slab moves and the painted disc leaves it
+    v.dims.set_point(0, lk.spaces.slice_world(40))
+    assert p.slab == (38, 43)
+    assert not (np.asarray(p.layer.data) == 5).any()
+    lk.stop_preview()
+    assert "link: labels preview" not in v.layers
+    labels.paint((i, 6, 8), 7)  # no longer followed: nothing breaks
+    qtbot.wait(50)
+
+
+def test_labels_preview_refuses_other_shapes(linked):
+    bad = linked.viewer.add_labels(np.zeros((4, 4, 4), dtype=np.uint8), name="bad")
+    with pytest.raises(ValueError, match="stack's shape"):
+        linked.link.preview_labels(bad)
+
+
+def test_dock_widget_previews_labels(linked, qtbot):
+    from napari_backproject._widgets.link_widget import LinkViewsWidget
+
+    linked.link.close()
+    v, g = linked.viewer, linked.g
+    labels = v.add_labels(
+        np.zeros(g.straightened_shape, dtype=np.uint16),
+        name="seg",
+        scale=linked.st.scale,
+        translate=linked.st.translate,
+    )
+    w = LinkViewsWidget(v)
+    w.straightened.value = linked.st
+    w.source.value = linked.src
+    assert [name for name, _ in w._segmentations()] == ["seg"]
+    w.segmentation.value = labels
+    w.linked.value = True
+    w.preview.value = True
+    assert "link: labels preview" in v.layers and "Previewing 'seg'" in w.info.value
+    labels.paint((int(w.link.current_slice), 6, 8), 3)
+    shown = v.layers["link: labels preview"]
+    qtbot.waitUntil(lambda: (np.asarray(shown.data) == 3).any(), timeout=10000)
+    w.linked.value = False  # unlinking ends the preview too
+    assert not w.preview.value and "link: labels preview" not in v.layers
+
+
+def test_grid_mode_the_cell_under_the_mouse_decides_the_space(linked):
+    v, g, st, lk = linked.viewer, linked.g, linked.st, linked.link
+    v.canvas.grid.enabled = True
+    cell_of = {
+        name: v.canvas.grid.position(v.layers.index(v.layers[name]), v.layers)
+        for name in ("helix", "helix straightened")
+    }
+    assert cell_of["helix"] != cell_of["helix straightened"]
+    v.layers.selection.active = linked.src  # the selection no longer decides
+    pixel = np.array([12.4, 3.5, 7.75])
+    v.cursor.viewbox = cell_of["helix straightened"]
+    v.cursor.position = tuple(pixel * st.scale + st.translate)
+    np.testing.assert_allclose(
+        _marker_world(lk.source_marker), from_straightened([pixel], g)[0], atol=1e-6
+    )
+    world = from_straightened([[30.0, 5.0, 9.0]], g)[0]
+    v.cursor.viewbox = cell_of["helix"]
+    v.cursor.position = tuple(world)
+    got = (_marker_world(lk.straightened_marker) - st.translate) / st.scale
+    np.testing.assert_allclose(got, to_straightened([world], g)[0], atol=1e-6)
+    v.cursor.viewbox = v.canvas.grid.position(
+        v.layers.index(lk.source_marker), v.layers
+    )
+    assert lk.space_of(v) is None  # a cell of the link's own layers

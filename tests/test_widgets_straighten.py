@@ -247,3 +247,35 @@ def test_bad_input_reports_error(helix_viewer):
     assert widget.job.status.text().startswith("Failed: choose the path")
     assert not widget.job.running
     assert [layer.name for layer in helix_viewer.layers] == ["helix"]
+
+
+def test_link_views_toggle_links_the_result(helix_viewer, small_helix, qtbot):
+    from napari_backproject.mapping import from_straightened
+
+    widget = _widget(helix_viewer)
+    widget.link_views.value = True
+    assert "when Straighten finishes" in widget.job.status.text()
+    widget.run_button.click()
+    qtbot.waitUntil(lambda: widget.link is not None, timeout=60000)
+    st = helix_viewer.layers["helix straightened"]
+    assert "link: source cursor" in helix_viewer.layers
+    assert "Linked" in widget.job.status.text()
+    # the mouse over the straightened stack puts the marker in the source
+    pixel = np.array([10.0, 4.5, 7.0])
+    helix_viewer.layers.selection.active = st
+    helix_viewer.cursor.position = tuple(pixel * st.scale + st.translate)
+    marker = widget.link.source_marker
+    geometry = widget.link.spaces.geometry
+    np.testing.assert_allclose(
+        marker.data[0] * marker.scale + marker.translate,
+        from_straightened([pixel], geometry)[0],
+        atol=1e-6,
+    )
+    widget.link_views.value = False
+    assert widget.link is None
+    assert not any(layer.name.startswith("link: ") for layer in helix_viewer.layers)
+    widget.link_views.value = True  # links the last result again
+    assert widget.link is not None
+    helix_viewer.layers.remove(st)  # removing a linked layer ends the link
+    assert widget.link is None
+    assert not any(layer.name.startswith("link: ") for layer in helix_viewer.layers)

@@ -365,7 +365,7 @@ def test_straightened_layer_opens_beside_the_source(helix, qtbot):
     helix.layers.remove("helix straightened")
     widget.run_button.click()
     qtbot.waitUntil(lambda: "helix straightened" in helix.layers, timeout=60000)
-    assert helix.grid.enabled
+    assert helix.canvas.grid.enabled
 
 
 def test_compact_dock_fits_a_1000px_screen(make_napari_viewer, qtbot):

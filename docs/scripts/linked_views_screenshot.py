@@ -1,10 +1,11 @@
-"""Make docs/images/linked-views.png: the helix sample, linked views.
+"""Make docs/images/linked-views.png and linked-views-preview.png (helix sample).
 
 Run from the repository root under a display, e.g.
 ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/scripts/linked_views_screenshot.py``.
 Left: the source in 3D with the current plane (cyan), the curve (yellow), the
 tick (red) and the linked cursor (magenta). Right: the straightened slice with
-the cursor that was moved over it.
+the cursor that was moved over it. The preview image: a segmentation painted
+on the stack (right) and its current slab previewed on the source (left).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from napari_backproject.data import helix_neurite
 from napari_backproject.linking import link
 
 OUT = Path(__file__).resolve().parents[1] / "images" / "linked-views.png"
+OUT_PREVIEW = OUT.with_name("linked-views-preview.png")
 
 
 def main() -> None:
@@ -62,6 +64,18 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(OUT, np.hstack([left, gap, right])[..., :3])
     print("wrote", OUT)
+
+    # a segmentation of the stack (threshold), previewed slab by slab
+    v, u = np.ogrid[: data.shape[1], : data.shape[2]]
+    near_axis = (v - data.shape[1] / 2) ** 2 + (u - data.shape[2] / 2) ** 2 < 12**2
+    seg = ((data > np.percentile(data, 90)) & near_axis).astype(np.uint8) * 2
+    labels = stack_viewer.add_labels(seg, name="segmentation", scale=(d, d, d))
+    lk.preview_labels(labels, half_width=20)
+    source_viewer.layers["link: labels preview"].rendering = "translucent"
+    left = source_viewer.screenshot(canvas_only=True, size=(600, 600))
+    right = stack_viewer.screenshot(canvas_only=True, size=(600, 600))
+    iio.imwrite(OUT_PREVIEW, np.hstack([left, gap, right])[..., :3])
+    print("wrote", OUT_PREVIEW)
     lk.close()
     stack_viewer.close()
     source_viewer.close()

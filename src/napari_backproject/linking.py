@@ -9,7 +9,10 @@ answers the questions a linked viewer asks:
 - which slice's plane contains a point of the source (click to jump),
 - where is the current slice's plane in the source (outline and quad, world
   coordinates), and where is the curve with a tick at the current slice,
-- where do a Points/Shapes layer's vertices go in the other space.
+- where do a Points/Shapes layer's vertices go in the other space,
+- what does the current slab of a segmentation look like in the source
+  (:meth:`LinkedSpaces.backproject_slab`, a preview before the full
+  backprojection).
 
 "Source world" is the world of the source image (the geometry's world,
 ``(z, y, x)``); "straightened world" is the world in which the straightened
@@ -34,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -41,7 +45,7 @@ import numpy as np
 from .mapping import from_straightened, to_straightened
 from .slice_geometry import SliceGeometry
 
-__all__ = ["LinkedSpaces", "link"]
+__all__ = ["LinkedSpaces", "link", "slab_geometry"]
 
 _SIGNS = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
 
@@ -309,6 +313,131 @@ class LinkedSpaces:
             return self.to_source_world(np.reshape(world, (-1, 3)))
         raise ValueError(f"to must be 'straightened' or 'source'; got {to!r}.")
 
+    # ------------------------------------------------------- slab preview
+    def slab(self, index: int, half_width: int) -> tuple[int, int]:
+        """Slices ``(start, stop)`` of the slab around slice ``index``.
+
+        Examples
+        --------
+        >>> from napari_backproject.geometry import make_slice_geometry
+        >>> g = make_slice_geometry([[0, 5, 5], [8, 5, 5]], source_shape=(9, 11, 11),
+        ...                         source_dtype="uint8", width=5, height=5)
+        >>> LinkedSpaces(g).slab(1, 3), LinkedSpaces(g).slab(8, 3)
+        ((0, 5), (5, 9))
+        """
+        i, h = int(index), int(half_width)
+        if not 0 <= i < self.n_slices:
+            raise ValueError(
+                f"slice {i} is outside the stack (0 to {self.n_slices - 1})."
+            )
+        if h < 0:
+            raise ValueError(f"half_width must be >= 0 slices; got {h}.")
+        return max(0, i - h), min(self.n_slices, i + h + 1)
+
+    def backproject_slab(
+        self, labels: Any, index: int, *, half_width: int = 4
+    ) -> tuple[np.ndarray, dict[str, list[float]]] | None:
+        """Backproject only the slab of slices around ``index`` (a preview).
+
+        The slices ``index - half_width`` to ``index + half_width`` of
+        ``labels`` are pulled into the source grid by
+        :func:`~napari_backproject.backproject` with the planes of those
+        slices only (:func:`slab_geometry`): inside the slab the result is
+        the one the full backprojection gives; at its two ends it reaches
+        half a spacing past the end planes.
+
+        Parameters
+        ----------
+        labels : array_like, shape (slice, v, u)
+            A segmentation of the straightened stack (any array that slices:
+            NumPy, dask, zarr; only the slab is read).
+        index : int
+            The current slice.
+        half_width : int
+            Slices on each side of ``index``.
+
+        Returns
+        -------
+        (data, placement) or None
+            The slab in the source grid, as a small array over its bounding
+            box, and the napari ``scale``/``translate`` that put it in the
+            source world; None if the slab's planes miss the source volume.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from napari_backproject.geometry import make_slice_geometry
+        >>> g = make_slice_geometry([[0, 5, 5], [8, 5, 5]], source_shape=(9, 11, 11),
+        ...                         source_dtype="uint8", width=5, height=5)
+        >>> labels = np.zeros(g.straightened_shape, dtype=np.uint8)
+        >>> labels[:, 1:4, 1:4] = 3
+        >>> data, place = LinkedSpaces(g).backproject_slab(labels, 4, half_width=1)
+        >>> data.shape, place["translate"], np.unique(data).tolist()
+        ((3, 5, 5), [3.0, 3.0, 3.0], [0, 3])
+        """
+        from .backproject import backproject, placement
+
+        shape = tuple(int(s) for s in getattr(labels, "shape", ()))
+        if shape != self.geometry.straightened_shape:
+            raise ValueError(
+                f"the labels have shape {shape} but the straightened stack is "
+                f"{self.geometry.straightened_shape}; paint on a layer of the "
+                "stack's shape."
+            )
+        start, stop = self.slab(index, half_width)
+        sub = slab_geometry(self.geometry, start, stop)
+        try:
+            data, offset = backproject(np.asarray(labels[start:stop]), sub)
+        except ValueError as exc:  # no plane of the slab reaches the source
+            if "do not intersect" in str(exc):
+                return None
+            raise
+        return data, placement(sub, offset)
+
+
+def slab_geometry(geometry: Any, start: int, stop: int) -> SliceGeometry:
+    """The geometry of slices ``start:stop`` of a straightened stack.
+
+    Parameters
+    ----------
+    geometry : SliceGeometry, dict or path
+        The geometry of the whole stack.
+    start, stop : int
+        The slices to keep, ``0 <= start < stop <= n_slices``.
+
+    Returns
+    -------
+    SliceGeometry
+        Same source grid and plane size, the planes ``start:stop`` only (an
+        open curve, even if the whole one is a closed loop).
+
+    Examples
+    --------
+    >>> from napari_backproject.geometry import make_slice_geometry
+    >>> g = make_slice_geometry([[0, 5, 5], [8, 5, 5]], source_shape=(9, 11, 11),
+    ...                         source_dtype="uint8", width=5, height=5)
+    >>> slab_geometry(g, 2, 5).straightened_shape
+    (3, 5, 5)
+    """
+    g = SliceGeometry.coerce(geometry)
+    start, stop = int(start), int(stop)
+    if not 0 <= start < stop <= g.n_slices:
+        raise ValueError(
+            f"slices {start}:{stop} are not a non-empty range of the stack's "
+            f"{g.n_slices} slices; use 0 <= start < stop <= {g.n_slices}."
+        )
+    options = dict(g.options)
+    options["closed"] = False
+    options["slab"] = [start, stop]
+    return dataclasses.replace(
+        g,
+        centers=g.centers[start:stop],
+        tangents=g.tangents[start:stop],
+        e_u=g.e_u[start:stop],
+        e_v=g.e_v[start:stop],
+        options=options,
+    )
+
 
 def link(viewer: Any, straightened_layer: Any, source_layer: Any, **kwargs: Any) -> Any:
     """Link a straightened layer and its source in napari (console API).
@@ -337,9 +466,21 @@ def link(viewer: Any, straightened_layer: Any, source_layer: Any, **kwargs: Any)
 
     Examples
     --------
-    >>> lk = link(viewer, viewer.layers["helix straightened"],
-    ...           viewer.layers["helix"])  # doctest: +SKIP
-    >>> lk.close()  # doctest: +SKIP
+    >>> from napari.components import ViewerModel
+    >>> from napari_backproject import straighten
+    >>> from napari_backproject.data import helix_neurite
+    >>> s = helix_neurite(shape=(48, 48, 48), seed=0)
+    >>> data, g = straighten(s.volume, s.points, width=16, height=16, scale=s.scale)
+    >>> viewer = ViewerModel()
+    >>> src = viewer.add_image(s.volume, name="helix", scale=s.scale)
+    >>> st = viewer.add_image(data, name="helix straightened",
+    ...                       metadata={"slice_geometry": g.to_dict()})
+    >>> lk = link(viewer, st, src)
+    >>> viewer.layers.selection.active = st
+    >>> viewer.cursor.position = (10.0, 8.0, 8.0)  # the mouse over the stack
+    >>> lk.status.startswith("straightened (10.00, 8.00, 8.00)")
+    True
+    >>> lk.close()
     """
     from ._widgets.link import ViewLink
 

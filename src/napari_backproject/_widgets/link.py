@@ -4,8 +4,11 @@
 :class:`~napari_backproject.linking.LinkedSpaces`: a linked cursor (a Points
 marker in the other space and both world positions in the status bar),
 Alt-click to jump, the current slice's plane and the curve drawn in the
-source space, and annotation layers mapped across. :class:`LinkViewsWidget`
-is the "Link views" dock widget that turns a link on and off.
+source space, annotation layers mapped across, and a Labels layer painted on
+the stack previewed on the source, slab by slab
+(:class:`~napari_backproject._widgets.link_preview.SlabPreview`). The
+"Link views" dock widget that turns a link on and off is in
+:mod:`~napari_backproject._widgets.link_widget`.
 
 In one viewer both layers share the world and the dims, so the space the
 mouse is in is decided by the layers: if only one of the two is visible, that
@@ -19,10 +22,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 
 from ..linking import LinkedSpaces
 from ._layers import geometry_of
+from .link_preview import SlabPreview
 
 if TYPE_CHECKING:
     import napari
@@ -120,6 +123,7 @@ class ViewLink:
         self.status = ""
         self.current_slice: int | None = None
         self.last_jump: int | None = None
+        self.preview: SlabPreview | None = None
         self._closed = False
         size = 3 * geometry.spacing if marker_size is None else float(marker_size)
 
@@ -158,6 +162,11 @@ class ViewLink:
             v.mouse_drag_callbacks.append(self._on_click)
         self._connect(self.viewer.dims.events.point, self._on_dims)
         self._on_dims()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
 
     # ------------------------------------------------------------ set-up
     def _viewers(self) -> list:
@@ -237,10 +246,25 @@ class ViewLink:
 
     # ------------------------------------------------------------ spaces
     def space_of(self, viewer: Any) -> str | None:
-        """Which space the mouse of ``viewer`` is in: ``"straightened"``, ``"source"`` or None."""
+        """Which space the mouse of ``viewer`` is in: ``"straightened"``, ``"source"`` or None.
+
+        Two viewers: the viewer's. Grid mode: the cell under the mouse (the
+        layer it shows). One view: the only visible one of the two layers,
+        else the selected layer.
+        """
         if self.source_viewer is not self.viewer:
             return "straightened" if viewer is self.viewer else "source"
         s, src = self.straightened_layer, self.source_layer
+        grid = getattr(getattr(viewer, "canvas", None), "grid", None)
+        cell = getattr(viewer.cursor, "viewbox", None)
+        if grid is not None and grid.enabled and cell is not None:
+            # grid mode: the cell under the mouse holds the layer it shows
+            inside = [viewer.layers[i] for i in grid.contents_at(cell, viewer.layers)]
+            if any(layer is s for layer in inside):
+                return "straightened"
+            if any(layer is src for layer in inside):
+                return "source"
+            return None
         if s.visible != src.visible:
             return "straightened" if s.visible else "source"
         active = viewer.layers.selection.active
@@ -355,6 +379,8 @@ class ViewLink:
         if index == self.current_slice:
             return
         self.current_slice = index
+        if self.preview is not None:
+            self.preview.update()
         if self.plane is None:
             return
         src = self.source_layer
@@ -364,6 +390,34 @@ class ViewLink:
             _to_data(self.spaces.tick(index), src),
         ]
         self.plane.edge_color = ["cyan", "red"]
+
+    # ------------------------------------------------------ labels preview
+    def preview_labels(self, labels: Any, *, half_width: int = 4) -> SlabPreview:
+        """Preview ``labels`` (painted on the stack) on the source, slab by slab.
+
+        The slices within ``half_width`` of the current one are backprojected
+        on the fly into a Labels layer of the source space (``link: labels
+        preview``), again whenever the slice changes or the labels are
+        painted. Replaces an earlier preview.
+        """
+        self.stop_preview()
+        self.preview = SlabPreview(
+            self.spaces,
+            labels,
+            self.source_viewer,
+            lambda: self.spaces.slice_index(self.viewer.dims.point[0]),
+            half_width=half_width,
+        )
+        self._layers.append(self.preview.layer)
+        return self.preview
+
+    def stop_preview(self) -> None:
+        """Remove the labels preview, if any."""
+        if self.preview is not None:
+            if self.preview.layer in self._layers:
+                self._layers.remove(self.preview.layer)
+            self.preview.close()
+            self.preview = None
 
     # ------------------------------------------------------- annotations
     def map_annotations(self, layer: Any, to: str) -> Any:
@@ -445,6 +499,7 @@ class ViewLink:
         """Disconnect every callback and remove the link's layers."""
         if self._closed:
             return
+        self.stop_preview()
         self._closed = True
         for emitter, callback in self._connections:
             emitter.disconnect(callback)
@@ -455,114 +510,3 @@ class ViewLink:
             for layer in self._layers:
                 if layer in v.layers:
                     v.layers.remove(layer)
-
-
-class LinkViewsWidget(Container):
-    """Dock widget "Link views": link a straightened layer and its source.
-
-    Examples
-    --------
-    >>> w = LinkViewsWidget(viewer)  # doctest: +SKIP
-    >>> w.linked.value = True  # doctest: +SKIP
-    """
-
-    def __init__(self, napari_viewer: napari.Viewer) -> None:
-        self.viewer = napari_viewer
-        self.straightened = ComboBox(label="straightened", choices=self._straightened)
-        self.source = ComboBox(label="source", choices=self._sources)
-        self.linked = CheckBox(text="Linked (cursor, Alt-click, plane)", value=False)
-        self.annotations = ComboBox(label="annotations", choices=self._annotations)
-        self.to_source = PushButton(text="Map to source")
-        self.to_straightened = PushButton(text="Map to straightened")
-        self.info = Label(value="")
-        super().__init__(
-            widgets=[
-                self.straightened,
-                self.source,
-                self.linked,
-                self.annotations,
-                self.to_source,
-                self.to_straightened,
-                self.info,
-            ]
-        )
-        self.link: ViewLink | None = None
-        self.linked.changed.connect(self._toggle)
-        self.to_source.changed.connect(lambda *_: self._map("source"))
-        self.to_straightened.changed.connect(lambda *_: self._map("straightened"))
-        for ev in (
-            napari_viewer.layers.events.inserted,
-            napari_viewer.layers.events.removed,
-        ):
-            ev.connect(self._refresh)
-
-    def _refresh(self, event: Any = None) -> None:
-        for combo in (self.straightened, self.source, self.annotations):
-            combo.reset_choices()
-        if self.link is not None and (
-            self.link.straightened_layer not in self.viewer.layers
-            or self.link.source_layer not in self.viewer.layers
-        ):
-            self.linked.value = False
-
-    def _straightened(self, _w: Any = None) -> list:
-        return [
-            (layer.name, layer)
-            for layer in self.viewer.layers
-            if layer.ndim == 3 and geometry_of(layer) is not None
-        ]
-
-    def _sources(self, _w: Any = None) -> list:
-        return [
-            (layer.name, layer)
-            for layer in self.viewer.layers
-            if type(layer).__name__ in ("Image", "Labels")
-            and layer.ndim == 3
-            and geometry_of(layer) is None
-            and not layer.name.startswith(PREFIX)
-        ]
-
-    def _annotations(self, _w: Any = None) -> list:
-        return [
-            (layer.name, layer)
-            for layer in self.viewer.layers
-            if type(layer).__name__ in ("Points", "Shapes")
-            and layer.ndim == 3
-            and not layer.name.startswith(PREFIX)
-        ]
-
-    def _toggle(self, on: bool) -> None:
-        from napari.utils.notifications import show_error
-
-        if self.link is not None:
-            self.link.close()
-            self.link = None
-        if not on:
-            self.info.value = "Not linked."
-            return
-        s, src = self.straightened.value, self.source.value
-        if s is None or src is None:
-            show_error("Link views: choose a straightened layer and its source.")
-            self.linked.value = False
-            return
-        try:
-            self.link = ViewLink(self.viewer, s, src)
-        except ValueError as exc:
-            show_error(f"Link views: {exc}")
-            self.linked.value = False
-            return
-        self.info.value = f"Linked {s.name!r} ↔ {src.name!r}. Alt-click to jump."
-
-    def _map(self, to: str) -> None:
-        from napari.utils.notifications import show_error
-
-        layer = self.annotations.value
-        if self.link is None or layer is None:
-            show_error("Link views: turn the link on and choose an annotation layer.")
-            return
-        try:
-            new = self.link.map_annotations(layer, to)
-        except ValueError as exc:
-            show_error(f"Link views: {exc}")
-            return
-        self.info.value = f"Mapped {layer.name!r} to {to}: {len(new.data)} kept."

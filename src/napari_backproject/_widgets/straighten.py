@@ -123,6 +123,12 @@ class StraightenWidget(QWidget):
             value=PLACEMENTS[0],
             tooltip="beside the source (not on top of it), in a grid, or at 0",
         )
+        self.link_views = CheckBox(
+            label="link views",
+            value=False,
+            tooltip="link the result and its source: linked cursor, Alt-click "
+            "to jump, the current plane drawn in the source",
+        )
         self.every = SpinBox(
             label="preview every k-th plane", value=10, min=1, max=100000
         )
@@ -148,6 +154,7 @@ class StraightenWidget(QWidget):
                 self.closed,
                 self.roll,
                 self.place,
+                self.link_views,
                 self.every,
                 self.save_file,
             ]
@@ -168,9 +175,13 @@ class StraightenWidget(QWidget):
                 self.closed,
                 self.roll,
                 self.place,
+                self.link_views,
                 self.every,
             ],
         )
+        self.link: Any = None  # the ViewLink of the last result, if linked
+        self._last: tuple[Any, Any] | None = None  # (result, source) layers
+        self.link_views.changed.connect(self._toggle_link)
         self.image.changed.connect(self._warm)
         self._warm()
 
@@ -208,6 +219,12 @@ class StraightenWidget(QWidget):
     def reset_choices(self, event: Any = None) -> None:
         """Refresh the layer lists (napari calls this when layers change)."""
         self.container.reset_choices()
+        link = getattr(self, "link", None)
+        if link is not None and not link.closed:
+            layers = self.viewer.layers
+            if link.straightened_layer not in layers or link.source_layer not in layers:
+                link.close()  # a linked layer was removed
+                self.link = None
 
     # ------------------------------------------------------------ inputs
     def _inputs(self) -> tuple[Image, np.ndarray, dict]:
@@ -302,6 +319,32 @@ class StraightenWidget(QWidget):
             f"Preview: {n} planes of {h} x {w} px, spacing {geometry.spacing:g}"
         )
 
+    def _toggle_link(self, on: bool) -> None:
+        """Link the last result and its source (or unlink them)."""
+        from napari.utils.notifications import show_error
+
+        from .link import ViewLink
+
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        if not on:
+            return
+        last = self._last
+        if last is None or any(layer not in self.viewer.layers for layer in last):
+            self.job.status.setText("Views will be linked when Straighten finishes.")
+            return
+        try:
+            self.link = ViewLink(self.viewer, *last)
+        except ValueError as exc:
+            show_error(f"Straighten: cannot link the views: {exc}")
+            self.link_views.value = False
+            return
+        self.job.status.setText(
+            f"Linked {last[0].name!r} and {last[1].name!r}: move the mouse over "
+            "either; Alt-click to jump."
+        )
+
     def run(self, _value: Any = None) -> None:
         """Straighten in a background job and add the result as an Image layer."""
         from napari.utils.notifications import show_error
@@ -360,11 +403,14 @@ class StraightenWidget(QWidget):
             if units:
                 kwargs["units"] = units
             if labels:
-                self.viewer.add_labels(data, **kwargs)
+                layer = self.viewer.add_labels(data, **kwargs)
             else:
-                self.viewer.add_image(data, **kwargs, **look)
+                layer = self.viewer.add_image(data, **kwargs, **look)
             if place == PLACEMENTS[1]:
-                self.viewer.grid.enabled = True
+                self.viewer.canvas.grid.enabled = True
+            self._last = (layer, image)
+            if self.link_views.value:
+                self._toggle_link(True)
 
         holder["worker"] = self.job.start(
             straighten_job,
