@@ -287,7 +287,8 @@ class FindCenterWidget(QWidget):
         """Store the centre box's value in the projections layer's metadata.
 
         Returns the centre. The Reconstruct widget reads
-        ``metadata["center"]``.
+        ``metadata["center"]`` (its centre box follows it) and shows the
+        row of ``metadata["center_row"]`` first.
 
         Examples
         --------
@@ -296,7 +297,11 @@ class FindCenterWidget(QWidget):
         """
         layer = self._source if self._source in self.viewer.layers else self._layer()
         value = check_center(self.center.value, int(layer.data.shape[2]))
-        layer.metadata = {**layer.metadata, "center": value}
+        layer.metadata = {
+            **layer.metadata,
+            "center": value,
+            "center_row": int(self.row.value),
+        }
         show_info(f"Rotation centre {value:.2f} px stored in {layer.name!r}")
         self.controls.status.setText(f"Centre {value:.2f} px stored in {layer.name!r}")
         return value
