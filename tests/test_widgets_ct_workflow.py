@@ -127,3 +127,35 @@ def test_scan_to_lazy_volume_in_napari(viewer, qtbot):
     ideal = iradon(sino, theta, center=true_center)
     shown = np.asarray(volume._slice.image.raw)
     assert _rmse(shown, truth[other]) <= 1.10 * _rmse(ideal, truth[other])
+
+
+def test_demo_ct_scan_step(viewer, tmp_path):
+    """The demo step drives the three widgets, writes its files, restores the view."""
+    from PIL import Image
+
+    from napari_backproject._demo import ct_scan
+    from napari_backproject.io.ome_zarr import read_ome_zarr
+
+    viewer.dims.ndisplay = 3
+    context: dict = {"files": []}
+    ct_scan.run(viewer, tmp_path, context)
+    shots = [
+        "ct-scan-prepare.png",
+        "ct-scan-sweep-wrong.png",
+        "ct-scan-sweep.png",
+        "ct-scan-volume.png",
+    ]
+    assert context["files"] == [*shots[:3], "ct-scan-volume.zarr", shots[3]]
+    for name in shots:
+        image = np.asarray(Image.open(tmp_path / name))
+        assert image.shape[0] > 100 and image[..., :3].std() > 5, name
+    levels, meta = read_ome_zarr(tmp_path / "ct-scan-volume.zarr")
+    assert levels[0].shape == (64, 128, 128) and meta["lazy"] is True
+    layers = context["ct_scan"]
+    volume = layers["scan projections prepared volume"]
+    np.testing.assert_allclose(
+        levels[0][32].compute(), volume.data[32].compute(), rtol=1e-6
+    )
+    assert not any(layer.visible for layer in layers.values())
+    assert not viewer.canvas.grid.enabled and viewer.dims.ndisplay == 3
+    assert not viewer.canvas.overlays.text.visible

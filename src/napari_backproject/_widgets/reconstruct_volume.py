@@ -142,6 +142,7 @@ class VolumePanel:
         if on and owner.method.value != "FBP":
             owner.method.value = "FBP"  # calls update_visibility again
         owner.preview.visible = not on
+        owner.sinogram.label = "projections" if on else "sinogram"
         owner.save_file.filter = "*.tif *.tiff *.zarr" if on else "*.tif *.tiff"
 
     def on_layer(self, layer: Image | None) -> None:
