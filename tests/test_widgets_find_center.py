@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_backproject._ct.projections import prepare_projections
-
 PLUGIN = "napari-backproject"
 
 
@@ -22,15 +20,8 @@ def widget(viewer):
 
 
 @pytest.fixture
-def prepared(viewer):
-    import warnings
-
-    from napari_backproject import data
-
-    scan = data.simulated_scan(rows=6, columns=96, n_angles=120, seed=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the dead pixel
-        proj = prepare_projections(scan.projections, scan.flats, scan.darks)
+def prepared(viewer, prepared_scan):
+    scan, proj = prepared_scan(6, 96, 120, 2)
     viewer.add_image(
         proj, name="prepared", metadata={"theta": scan.theta.tolist()}, scale=(1, 2, 2)
     )

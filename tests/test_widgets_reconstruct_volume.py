@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-import warnings
 
 import dask.array as da
 import numpy as np
 import pytest
 
 from napari_backproject import iradon
-from napari_backproject._ct.projections import prepare_projections
 from napari_backproject._widgets.reconstruct_volume import (
     FROM_RANGE,
     PROJECTIONS,
@@ -31,18 +29,14 @@ def widget(viewer):
     return widget
 
 
-@pytest.fixture(scope="module")
-def scan():
-    from napari_backproject import data
-
-    return data.simulated_scan(rows=8, columns=64, n_angles=90, seed=3)
+@pytest.fixture
+def scan(prepared_scan):
+    return prepared_scan(8, 64, 90, 3)[0]
 
 
-@pytest.fixture(scope="module")
-def prepared(scan):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the dead pixel
-        return prepare_projections(scan.projections, scan.flats, scan.darks)
+@pytest.fixture
+def prepared(prepared_scan):
+    return prepared_scan(8, 64, 90, 3)[1]
 
 
 def _add(viewer, prepared, scan, **kwargs):

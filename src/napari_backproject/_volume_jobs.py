@@ -43,7 +43,7 @@ class RowCache:
     Examples
     --------
     >>> import dask.array as da
-    >>> cache = RowCache(da.ones((4, 3, 3), chunks=(1, 3, 3)), budget=2 * 36)
+    >>> cache = RowCache(da.ones((4, 3, 3), chunks=(1, 3, 3)), budget=2 * 72)  # two float64 rows
     >>> cache.capacity, cache.row(2).shape, cache.has(2), cache.has(1)
     (2, (3, 3), True, False)
     >>> cache.array()[1:3].sum().compute()

@@ -26,6 +26,7 @@ from .._ct.projections import check_projections, projection_angles, reconstruct_
 from .._jobs import available_memory, check_output_path
 from .._volume_jobs import VOLUME_SUFFIXES, RowCache, RowShown, volume_job
 from ._dock import layers_guard, units_of
+from ._projections import projections_layer
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.layers import Image
@@ -269,11 +270,7 @@ class VolumePanel:
         owner = self.owner
         if owner.controls.running:
             raise RuntimeError("a reconstruction is already running; wait or cancel.")
-        layer = owner.sinogram.value
-        if layer is None or layer.data.ndim != 3:
-            raise ValueError(
-                "Choose a projection stack: a 3-D image layer (angle, row, column)."
-            )
+        layer = projections_layer(owner.sinogram.value)
         theta = self.theta(layer)
         params = owner.parameters()
         params.pop("method")
