@@ -14,6 +14,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from . import PLUGIN
 from .ct import _parts, _settle, _wait
 
@@ -24,12 +26,26 @@ WRONG_BY = 3.0
 def _fit(viewer, layers) -> None:
     """Fit the view to ``layers`` only (hidden layers of other steps aside)."""
     layers = list(layers)
+    if all(layer.ndim == viewer.dims.ndim for layer in layers):
+        try:
+            viewer.reset_view(layers=layers)
+            return
+        except TypeError:  # pragma: no cover - napari without layers=
+            pass
+    # napari 0.9 indexes the extent of layers with fewer dimensions than the
+    # world by world axis: fit their last two axes by hand
+    viewer.reset_view()
+    lo = np.min([layer.extent.world[0][-2:] for layer in layers], axis=0)
+    hi = np.max([layer.extent.world[1][-2:] for layer in layers], axis=0)
+    canvas = getattr(viewer, "canvas", None)
     try:
-        if any(layer.ndim != viewer.dims.ndim for layer in layers):
-            raise TypeError  # napari 0.9 indexes their extent by world axis
-        viewer.reset_view(layers=layers)
-    except TypeError:  # napari without layers=, or fewer dimensions
-        viewer.reset_view()
+        height, width = (float(v) for v in canvas.size)
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover
+        return
+    size = np.maximum(hi - lo, 1e-9)
+    camera = _parts(viewer)[2]
+    camera.center = (*camera.center[:-2], *((lo + hi) / 2))
+    camera.zoom = 0.75 * min(height / size[0], width / size[1])
 
 
 def _close_toasts(viewer) -> None:
