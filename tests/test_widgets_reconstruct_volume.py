@@ -209,3 +209,41 @@ def test_cancel_keeps_the_lazy_layer(
     viewer.dims.set_point(0, missing)
     assert w.volume.cache.has(missing)
     assert np.asarray(layer._slice.image.raw).shape == (64, 64)
+
+
+def test_bad_save_name_is_refused(viewer, widget, scan, prepared, tmp_path):
+    w = widget
+    _add(viewer, prepared, scan)
+    w.sinogram.value = viewer.layers["prepared"]
+    w.save_file.value = str(tmp_path / "vol.png")
+    w.run_button.click()
+    assert "neither TIFF nor OME-Zarr" in w.controls.status.text()
+    assert "prepared volume" not in viewer.layers and not w.controls.running
+
+
+@pytest.mark.parametrize("name", ["vol.tif", "vol.zarr"])
+def test_cancel_while_saving_leaves_no_file(
+    viewer, widget, scan, prepared, qtbot, monkeypatch, tmp_path, name
+):
+    from napari_backproject import _volume_jobs
+
+    real = _volume_jobs.RowCache.row
+    started = []
+
+    def slow(self, r):
+        started.append(r)
+        time.sleep(0.2)
+        return real(self, r)
+
+    monkeypatch.setattr(_volume_jobs.RowCache, "row", slow)
+    w = widget
+    _add(viewer, prepared, scan)
+    w.sinogram.value = viewer.layers["prepared"]
+    w.save_file.value = str(tmp_path / name)
+    w.run_button.click()
+    qtbot.waitUntil(lambda: "prepared volume" in viewer.layers, timeout=60000)
+    qtbot.waitUntil(lambda: len(started) > 3, timeout=60000)  # writing now
+    w.controls.cancel_button.click()
+    qtbot.waitUntil(lambda: not w.controls.running, timeout=60000)
+    assert w.controls.status.text() == "Cancelled"
+    qtbot.waitUntil(lambda: not list(tmp_path.iterdir()), timeout=10000)

@@ -177,19 +177,24 @@ def write_volume(
     )
 
 
-def _polling(function: Callable[[Callable[[int, int], None]], Any], what: str):
+def _polling(
+    function: Callable[[Callable[[int, int], None]], Any],
+    what: str,
+    abort_requested: Callable[[], bool] = lambda: False,
+):
     """Run ``function(progress)`` in a helper thread, yielding its progress.
 
-    When the generator is closed early (the job was cancelled), the next
-    progress call raises :class:`Cancelled` in the helper thread, whose
-    writer then removes its temporary output; this waits for that.
+    Once ``abort_requested()`` is true or the generator is closed early (the
+    job was cancelled), the next progress call raises :class:`Cancelled` in
+    the helper thread, whose writer then removes its temporary output.
+    Returns the function's result, or None when cancelled.
     """
     state: dict[str, Any] = {"done": 0, "total": 1, "result": None, "error": None}
     stop = threading.Event()
 
     def progress(done: int, total: int) -> None:
         state["done"], state["total"] = done, total
-        if stop.is_set():
+        if stop.is_set() or abort_requested():
             raise Cancelled
 
     def target() -> None:
@@ -208,6 +213,8 @@ def _polling(function: Callable[[Callable[[int, int], None]], Any], what: str):
         if thread.is_alive():
             stop.set()
             thread.join()
+    if isinstance(state["error"], Cancelled):
+        return None
     if state["error"] is not None:
         raise state["error"]
     return state["result"]
@@ -221,6 +228,7 @@ def volume_job(
     prefetch: bool = True,
     save_to: Path | None = None,
     write: dict | None = None,
+    abort_requested: Callable[[], bool] = lambda: False,
 ):
     """Generator job: the row on screen first, then the file or the other rows.
 
@@ -229,7 +237,8 @@ def volume_job(
     ``cache.array()`` to that TIFF or OME-Zarr (``write``: ``scale``,
     ``translate``, ``metadata``); otherwise, when ``prefetch``, computes the
     other rows, always the one nearest to ``wanted()`` (the row on screen
-    now) first, until all are done or the cache is full. Yields
+    now) first, until all are done or the cache is full. A save stops, and
+    leaves no file, once ``abort_requested()`` is true. Yields
     :class:`~napari_backproject._progress.Progress` after every row; returns
     ``{"computed": rows computed, "saved": path or None}``.
 
@@ -260,7 +269,11 @@ def volume_job(
                 cache.array(), save_to, progress=progress, **write
             ),
             f"Saving {save_to.name}…",
+            abort_requested,
         )
+        if saved is None:
+            yield Progress(0, 1, "Cancelled")  # the worker aborts here
+            return None
         yield Progress(1, 1, f"Saved {save_to.name}")
     elif prefetch:
         done = 1

@@ -327,7 +327,9 @@ class VolumePanel:
             axis = self.viewer.dims.ndim - 3
             self.viewer.dims.set_point(axis, translate[0] + item.row * scale[0])
 
-        def returned(summary: dict) -> None:
+        def returned(summary: dict | None) -> None:
+            if summary is None:  # cancelled while saving
+                return
             saved = summary.get("saved")
             done = int(summary["computed"])
             text = (
@@ -337,7 +339,15 @@ class VolumePanel:
             )
             owner.controls.status.setText(text + (f"; saved {saved}" if saved else ""))
 
-        return owner.controls.start(
+        holder: dict[str, Any] = {}
+
+        def abort_requested() -> bool:
+            # the worker's flag stays set after it aborted, so the writer
+            # still running in its helper thread sees it too
+            worker = holder.get("worker")
+            return bool(worker is not None and worker.abort_requested)
+
+        holder["worker"] = owner.controls.start(
             volume_job,
             cache,
             first,
@@ -348,8 +358,10 @@ class VolumePanel:
                 "translate": translate,
                 "metadata": {**metadata, "units": list(units) if units else None},
             },
+            abort_requested=abort_requested,
             on_returned=returned,
             on_yielded=shown,
             description="Reconstruct volume",
             guard=layers_guard(self.viewer, layer),
         )
+        return holder["worker"]
