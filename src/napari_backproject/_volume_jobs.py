@@ -86,7 +86,12 @@ class RowCache:
                     break
             busy.wait()  # another thread computes it: take its result
         try:
-            image = np.asarray(self.volume[r].compute(scheduler="synchronous"))
+            # callbacks=[]: dask's global callbacks (napari's opportunistic
+            # cache, registered while napari slices a dask layer on the GUI
+            # thread) are swapped in and out by every compute without its
+            # own list, which is not thread-safe; this one stays out of them
+            row = self.volume[r].compute(scheduler="synchronous", callbacks=[])
+            image = np.asarray(row)
             image.setflags(write=False)
             with self._lock:
                 self.computed += 1

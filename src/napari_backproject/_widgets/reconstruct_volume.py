@@ -321,6 +321,7 @@ class VolumePanel:
                 metadata=metadata,
                 contrast_limits=(lo, hi if hi > lo else lo + 1.0),
                 axis_labels=("row", "y", "x"),
+                cache=False,  # rows are kept by our RowCache (thread-safe)
                 **({"units": units} if units else {}),
             )
             self.cache = cache
