@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import pytest
 
 
@@ -77,3 +80,44 @@ def _widget_settings_dir(tmp_path_factory, monkeypatch):
 def _no_widget_warmup(monkeypatch):
     """Widgets compile nothing in the background unless a test asks for it."""
     monkeypatch.setenv("NAPARI_BACKPROJECT_WARMUP", "0")
+
+
+@functools.lru_cache(maxsize=8)
+def _simulated_scan(rows: int, columns: int, n_angles: int, seed: int):
+    from napari_backproject.data import simulated_scan
+
+    scan = simulated_scan(rows=rows, columns=columns, n_angles=n_angles, seed=seed)
+    for array in (scan.projections, scan.flats, scan.darks, scan.volume):
+        array.setflags(write=False)  # shared between tests: read only
+    return scan
+
+
+@functools.lru_cache(maxsize=8)
+def _prepared_scan(rows: int, columns: int, n_angles: int, seed: int):
+    from napari_backproject._ct.projections import prepare_projections
+
+    scan = _simulated_scan(rows, columns, n_angles, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the dead pixel
+        prepared = prepare_projections(scan.projections, scan.flats, scan.darks)
+    prepared.setflags(write=False)
+    return scan, prepared
+
+
+@pytest.fixture(scope="session")
+def ct_scan():
+    """``ct_scan(rows, columns, n_angles, seed)``: a simulated scan, made once.
+
+    Its arrays are read only (shared by the tests that ask for the same one).
+    """
+    return _simulated_scan
+
+
+@pytest.fixture(scope="session")
+def prepared_scan():
+    """``prepared_scan(rows, columns, n_angles, seed)``: ``(scan, prepared)``.
+
+    ``prepared`` is the scan through ``prepare_projections`` (flats, darks,
+    zingers, -log, rings), float32 ``(angle, row, column)``, read only.
+    """
+    return _prepared_scan

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_backproject._ct.projections import prepare_projections
-
 PLUGIN = "napari-backproject"
 
 
@@ -22,15 +20,8 @@ def widget(viewer):
 
 
 @pytest.fixture
-def prepared(viewer):
-    import warnings
-
-    from napari_backproject import data
-
-    scan = data.simulated_scan(rows=6, columns=96, n_angles=120, seed=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the dead pixel
-        proj = prepare_projections(scan.projections, scan.flats, scan.darks)
+def prepared(viewer, prepared_scan):
+    scan, proj = prepared_scan(6, 96, 120, 2)
     viewer.add_image(
         proj, name="prepared", metadata={"theta": scan.theta.tolist()}, scale=(1, 2, 2)
     )
@@ -80,43 +71,6 @@ def test_centre_box_outside_detector_is_refused(viewer, widget, prepared):
     widget.projections.value = viewer.layers["2d"]
     widget.run_button.click()
     assert "(angle, row, column)" in widget.controls.status.text()
-
-
-def test_user_route_sample_to_lazy_volume(viewer, qtbot):
-    """Open the sample, prepare it, confirm the centre, scroll a lazy volume."""
-    import dask.array as da
-
-    from napari_backproject import reconstruct_volume
-
-    viewer.open_sample(PLUGIN, "ct_scan")
-    _, prep = viewer.window.add_plugin_dock_widget(PLUGIN, "Prepare projections")
-    prep.projections.value = viewer.layers["scan projections"]
-    prep.flats.value = viewer.layers["scan flats"]
-    prep.darks.value = viewer.layers["scan darks"]
-    prep.run_button.click()
-    qtbot.waitUntil(lambda: "scan projections prepared" in viewer.layers, timeout=90000)
-    _, find = viewer.window.add_plugin_dock_widget(PLUGIN, "Find centre")
-    find.projections.value = viewer.layers["scan projections prepared"]
-    find.half_range.value = 1.0
-    find.run_button.click()
-    qtbot.waitUntil(lambda: "centre sweep" in viewer.layers, timeout=90000)
-    qtbot.waitUntil(lambda: not find.controls.running, timeout=10000)
-    find.use_button.click()
-    layer = viewer.layers["scan projections prepared"]
-    center = layer.metadata["center"]
-    assert (
-        abs(center - viewer.layers["scan projections"].metadata["simulated_center"])
-        < 0.25
-    )
-    volume = reconstruct_volume(layer.data, layer.metadata["theta"], center=center)
-    assert isinstance(volume, da.Array) and volume.chunks[0] == (1,) * 64
-    shown = viewer.add_image(volume, name="volume", contrast_limits=(0, 0.05))
-    viewer.dims.set_point(0, 40)
-    np.testing.assert_allclose(
-        np.asarray(shown._slice.image.raw), volume[40].compute(), rtol=1e-6
-    )
-    truth = viewer.layers["scan true volume"].data[40]
-    assert np.sqrt(np.mean((volume[40].compute() - truth) ** 2)) < 0.01
 
 
 def test_raw_counts_get_a_warning(viewer, widget, qtbot, monkeypatch):

@@ -22,11 +22,10 @@ def widget(viewer):
 
 
 @pytest.fixture
-def small_scan(viewer):
-    from napari_backproject import data
+def small_scan(viewer, ct_scan):
     from napari_backproject._sample_data import ct_scan_layers
 
-    scan = data.simulated_scan(rows=6, columns=64, n_angles=60, seed=1)
+    scan = ct_scan(6, 64, 60, 1)
     for layer_data, kwargs, kind in ct_scan_layers(scan):
         getattr(viewer, f"add_{kind}")(layer_data, **kwargs)
     return scan

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import Container, FloatSpinBox, Label, SpinBox, create_widget
 from napari.layers import Image
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info, show_warning
 from qtpy.QtWidgets import QPushButton, QWidget
 
 from .._ct.center import CenterSweep, center_sweep, check_center, find_center
@@ -25,6 +25,7 @@ from .._ct.projections import projection_angles
 from .._progress import Progress
 from ._dock import dock_layout, follow_layers
 from ._job import JobControls
+from ._projections import guarded, projections_layer
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -118,8 +119,8 @@ class FindCenterWidget(QWidget):
         #: the automatic centre of the last run (None before)
         self.found: float | None = None
         self._source: Image | None = None
-        self.run_button.clicked.connect(self._guard(self.run))
-        self.use_button.clicked.connect(self._guard(self.use_center))
+        self.run_button.clicked.connect(guarded(self.controls, self.run))
+        self.use_button.clicked.connect(guarded(self.controls, self.use_center))
         self.projections.changed.connect(self._on_projections_changed)
         self.viewer.dims.events.current_step.connect(self._on_step)
         follow_layers(self.viewer, self.reset_choices)
@@ -135,26 +136,8 @@ class FindCenterWidget(QWidget):
         """
         self.container.reset_choices()
 
-    def _guard(self, action):
-        def run(*_: Any) -> None:
-            try:
-                action()
-            except (ValueError, RuntimeError) as exc:
-                self.controls.status.setText(str(exc))
-                show_error(str(exc))
-
-        return run
-
     def _layer(self) -> Image:
-        layer = self.projections.value
-        if layer is None:
-            raise ValueError("Choose a projections layer (angle, row, column).")
-        if layer.data.ndim != 3:
-            raise ValueError(
-                f"{layer.name!r} has shape {tuple(layer.data.shape)}; projections "
-                "are (angle, row, column)."
-            )
-        return layer
+        return projections_layer(self.projections.value)
 
     def theta(self) -> np.ndarray:
         """The angles of the chosen layer (its metadata, else uniform [0, 180)).
@@ -287,7 +270,8 @@ class FindCenterWidget(QWidget):
         """Store the centre box's value in the projections layer's metadata.
 
         Returns the centre. The Reconstruct widget reads
-        ``metadata["center"]``.
+        ``metadata["center"]`` (its centre box follows it) and shows the
+        row of ``metadata["center_row"]`` first.
 
         Examples
         --------
@@ -296,7 +280,11 @@ class FindCenterWidget(QWidget):
         """
         layer = self._source if self._source in self.viewer.layers else self._layer()
         value = check_center(self.center.value, int(layer.data.shape[2]))
-        layer.metadata = {**layer.metadata, "center": value}
+        layer.metadata = {
+            **layer.metadata,
+            "center": value,
+            "center_row": int(self.row.value),
+        }
         show_info(f"Rotation centre {value:.2f} px stored in {layer.name!r}")
         self.controls.status.setText(f"Centre {value:.2f} px stored in {layer.name!r}")
         return value

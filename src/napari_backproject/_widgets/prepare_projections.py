@@ -22,7 +22,7 @@ from magicgui.widgets import (
     create_widget,
 )
 from napari.layers import Image
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_warning
 from qtpy.QtWidgets import QPushButton, QWidget
 
 from .._ct.projections import prepare_projections, prepared_row
@@ -30,6 +30,7 @@ from .._ct.scan import remove_rings
 from .._progress import Progress, iter_chunks
 from ._dock import dock_layout, follow_layers
 from ._job import JobControls
+from ._projections import PROJECTION_AXES, guarded, projections_layer
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -39,8 +40,6 @@ __all__ = ["PrepareProjectionsWidget", "prepare_job", "BEFORE_NAME", "AFTER_NAME
 #: names of the two preview layers (a row's sinogram before and after)
 BEFORE_NAME = "sinogram before"
 AFTER_NAME = "sinogram after"
-#: axis labels of a projection stack
-PROJECTION_AXES = ("angle", "row", "column")
 
 
 def prepare_job(projections: Any, flats: Any, darks: Any, options: dict):
@@ -156,8 +155,8 @@ class PrepareProjectionsWidget(QWidget):
         )
         #: warnings of the last run (also shown as notifications)
         self.warnings: list[str] = []
-        self.preview_button.clicked.connect(self._guard(self.preview))
-        self.run_button.clicked.connect(self._guard(self.run))
+        self.preview_button.clicked.connect(guarded(self.controls, self.preview))
+        self.run_button.clicked.connect(guarded(self.controls, self.run))
         self.projections.changed.connect(self._on_projections_changed)
         follow_layers(self.viewer, self.reset_choices)
         self._on_projections_changed()
@@ -178,16 +177,6 @@ class PrepareProjectionsWidget(QWidget):
             self.row.max = int(layer.data.shape[1]) - 1
             self.row.value = int(layer.data.shape[1]) // 2
 
-    def _guard(self, action):
-        def run(*_: Any) -> None:
-            try:
-                action()
-            except (ValueError, RuntimeError, TypeError) as exc:
-                self.controls.status.setText(str(exc))
-                show_error(str(exc))
-
-        return run
-
     def options(self) -> dict:
         """Keyword arguments for ``prepare_projections`` from the form.
 
@@ -206,14 +195,7 @@ class PrepareProjectionsWidget(QWidget):
         }
 
     def _inputs(self) -> tuple[Image, Any, Any]:
-        layer = self.projections.value
-        if layer is None:
-            raise ValueError("Choose a projections layer (angle, row, column).")
-        if layer.data.ndim != 3 or getattr(layer, "rgb", False):
-            raise ValueError(
-                f"{layer.name!r} has shape {tuple(layer.data.shape)}; projections "
-                "are a 3D stack (angle, row, column)."
-            )
+        layer = projections_layer(self.projections.value)
         flats = None if self.flats.value is None else self.flats.value.data
         darks = None if self.darks.value is None else self.darks.value.data
         return layer, flats, darks

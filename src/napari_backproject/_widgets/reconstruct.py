@@ -1,5 +1,8 @@
 """The Reconstruct dock widget: a sinogram layer -> an image layer (FBP or SART).
 
+A projection stack ``(angle, row, column)`` is reconstructed as a lazy volume
+instead (see :mod:`.reconstruct_volume`).
+
 The widget is thin: it reads parameters and calls
 :func:`napari_backproject.tomography.iradon` / ``iradon_stack`` (FBP) or
 ``iradon_sart_iter`` (SART, one iteration at a time) in background jobs with
@@ -38,6 +41,7 @@ from .._jobs import (
 )
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
+from .reconstruct_volume import VolumePanel
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -81,6 +85,8 @@ class ReconstructWidget(QWidget):
             "angles (theta) in their metadata come first",
         )
         self.theta_info = Label(value="", label="θ")
+        #: the projection-stack mode (input layout, angles, centre, lazy volume)
+        self.volume = VolumePanel(self)
         self.method = ComboBox(choices=["FBP", "SART"], value="FBP", label="method")
         self.filter_name = ComboBox(choices=list(FILTERS), value="ramp", label="filter")
         self.interpolation = ComboBox(
@@ -121,7 +127,9 @@ class ReconstructWidget(QWidget):
         self.container = Container(
             widgets=[
                 self.sinogram,
+                self.volume.layout,
                 self.theta_info,
+                *self.volume.widgets,
                 self.method,
                 *self._fbp_widgets,
                 *self._sart_widgets,
@@ -155,6 +163,9 @@ class ReconstructWidget(QWidget):
         self.method.changed.connect(self._update_visibility)
         self.clip.changed.connect(self._update_visibility)
         self.sinogram.changed.connect(self._on_layer_changed)
+        self.volume.layout.changed.connect(self._update_visibility)
+        self.volume.layout.changed.connect(self._update_theta_info)
+        self.volume.angles.changed.connect(self._update_theta_info)
         self.container.changed.connect(self._schedule_preview)
         self.viewer.dims.events.current_step.connect(self._on_step)
         self._update_visibility()
@@ -229,17 +240,22 @@ class ReconstructWidget(QWidget):
         for w in self._sart_widgets:
             w.visible = sart
         self.clip_min.enabled = self.clip_max.enabled = bool(self.clip.value)
+        self.volume.update_visibility()
 
     def _on_layer_changed(self, *_: Any) -> None:
         layer = self.sinogram.value
         if layer is not None and "circle" in layer.metadata:
             self.circle.value = bool(layer.metadata["circle"])
+        self.volume.on_layer(layer)
         self._update_theta_info()
 
     def _update_theta_info(self) -> None:
         layer = self.sinogram.value
         if layer is None:
             self.theta_info.value = "no sinogram layer"
+            return
+        if self.volume.active():
+            self.theta_info.value = self.volume.info(layer)
             return
         n = int(layer.data.shape[-1])
         flipped = check_sinogram_orientation(layer.data.shape, layer.metadata)
@@ -350,7 +366,9 @@ class ReconstructWidget(QWidget):
         """Reconstruct the whole sinogram layer in a background job.
 
         Returns the worker. SART updates the result layer after every
-        iteration; a cancelled job removes the layer it created.
+        iteration; a cancelled job removes the layer it created. With the
+        input set to a projection stack, reconstructs the volume lazily
+        instead (:meth:`.reconstruct_volume.VolumePanel.run`).
 
         Raises
         ------
@@ -363,6 +381,8 @@ class ReconstructWidget(QWidget):
         --------
         >>> worker = widget.run()  # doctest: +SKIP
         """
+        if self.volume.active():
+            return self.volume.run()
         if self.controls.running:
             raise RuntimeError(
                 "a reconstruction is already running; wait or cancel it."
@@ -526,7 +546,7 @@ class ReconstructWidget(QWidget):
         return int(np.clip(np.round(coord), 0, layer.data.shape[0] - 1))
 
     def _start_preview(self) -> None:
-        if not self.preview.value:
+        if not self.preview.value or self.volume.active():
             return
         if self.preview_controls.running:
             # restart when the running preview has stopped
