@@ -205,3 +205,33 @@ def test_single_level_hides_the_choice_and_bad_target_is_refused(
     b.run_button.click()
     assert "does not overlap" in b.job.status.text()
     assert "seg backprojected" not in viewer.layers
+
+
+def test_our_files_open_with_napari_ome_zarr(make_napari_viewer, small_helix, tmp_path):
+    """napari-ome-zarr (File > Open's reader) gives the same levels and voxel size.
+
+    napari-ome-zarr 0.10 reads only the scale of level 0 (not its
+    translation), so the source here sits at the origin.
+    """
+    pytest.importorskip("napari_ome_zarr")
+    src = write_ome_zarr(
+        small_helix.volume,
+        tmp_path / "src.zarr",
+        scale=small_helix.scale,
+        kind="image",
+        levels=2,
+    )
+    lab = small_helix.mask.astype(np.uint8)
+    write_ome_zarr(lab, src / "labels" / "truth", scale=small_helix.scale)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(src), plugin="napari-ome-zarr")
+    assert [type(layer).__name__ for layer in layers] == ["Image", "Labels"]
+    image, labels = layers
+    assert image.multiscale and [a.shape for a in image.data] == [
+        (48, 64, 64),
+        (48, 32, 32),
+    ]
+    np.testing.assert_allclose(image.scale, small_helix.scale)
+    np.testing.assert_allclose(labels.scale, small_helix.scale)
+    np.testing.assert_array_equal(np.asarray(labels.data[0]), lab)
+    assert np.allclose(labels.extent.world, image.extent.world)

@@ -421,6 +421,12 @@ def write_ome_zarr(
         kind = "image" if dtype.kind == "f" else "labels"
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'image' or 'labels'; got {kind!r}.")
+    if kind == "labels" and dtype.kind not in "iub":
+        raise ValueError(
+            f"labels must be stored as integers; {dtype} cannot hold label "
+            "values exactly. Convert first (e.g. data.astype(np.uint16)), or "
+            "write intensities with kind='image'."
+        )
     sc = np.asarray(scale, dtype=np.float64).reshape(-1)
     tr = np.asarray(translate, dtype=np.float64).reshape(-1)
     if sc.shape != (3,) or tr.shape != (3,) or np.any(sc <= 0):
