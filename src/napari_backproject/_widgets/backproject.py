@@ -108,6 +108,7 @@ class BackprojectWidget(QWidget):
         self.job = JobControls(self, buttons=[self.run_button])
         dock_layout(self, self.container, [self.run_button], self.job)
         self.layer.changed.connect(self._on_layer_changed)
+        self.geometry_layer.changed.connect(self._on_geometry_changed)
         self.geometry_file.changed.connect(self.reset_choices)
         follow_layers(self.viewer, self.reset_choices)
         persist("backproject", [self.extent, self.method, self.binary])
@@ -157,13 +158,19 @@ class BackprojectWidget(QWidget):
         self.geometry_layer.reset_choices()
         self.target.reset_choices()
 
+    def _on_geometry_changed(self, *_: Any) -> None:
+        self.target.reset_choices()
+
     def _source_layer(self) -> Any:
         """The source image layer named by the chosen layer or geometry, if open."""
         layer = self.layer.value if hasattr(self, "layer") else None
         if layer is None or layer not in self.viewer.layers:
             return None
         names = [layer.metadata.get(SOURCE_KEY)]
-        for g, name in geometry_candidates(layer, self.viewer.layers):
+        found = geometry_candidates(layer, self.viewer.layers)
+        chosen = self.geometry_layer.value if hasattr(self, "geometry_layer") else None
+        found.sort(key=lambda item: item[1] != chosen)  # the chosen geometry first
+        for g, name in found:
             names.append(g.options.get(SOURCE_KEY))
             if name in self.viewer.layers:
                 names.append(self.viewer.layers[name].metadata.get(SOURCE_KEY))
