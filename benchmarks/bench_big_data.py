@@ -263,7 +263,7 @@ BIG_ENV = "NAPARI_BACKPROJECT_BENCH_OOC_N"
 
 
 def _gib(n: int) -> str:
-    return f"{n**3 / 2**30:g} GiB"
+    return f"{n**3 / 2**30:.3g} GiB"
 
 
 def _big_cases(n: int) -> list[Case]:

@@ -6,6 +6,8 @@ own code; references are the library calls on arrays.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -244,3 +246,28 @@ def test_every_contribution_loads():
         "image",
         "labels",
     ]
+
+
+def test_not_ome_zarr_and_read_only_say_so_and_write_nothing(
+    helix, source, tmp_path, monkeypatch, capsys
+):
+    from napari_backproject.io.napari_zarr import get_reader
+
+    plain = tmp_path / "plain.zarr"
+    zarr.open_group(str(plain), mode="w").create_array("a", shape=(4, 4, 4), dtype="u1")
+    assert get_reader(str(plain)) is None  # napari then tries other readers
+    pts = write_path(helix.points, tmp_path / "p.csv")
+    argv = ["straighten", str(plain), "--path", str(pts), "--width", "5"]
+    assert main(argv + ["--height", "5", "-o", str(tmp_path / "o.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert "not an OME-Zarr image" in err and "'multiscales'" in err
+    real = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, m, **k: False if str(p).startswith(str(source)) else real(p, m),
+    )
+    with pytest.raises(PermissionError, match="not writable"):
+        write_ome_zarr(np.ones((8, 8, 8), np.uint8), source / "labels" / "seg")
+    assert not (source / "labels").exists()
+    assert not (tmp_path / "o.zarr").exists()

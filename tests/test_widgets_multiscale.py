@@ -160,6 +160,17 @@ def test_open_straighten_coarse_backproject_fine_save_reopen(
     np.testing.assert_array_equal(np.asarray(level0), fine)
     assert np.allclose(reopened.extent.world, source.extent.world)
 
+    # the widget itself can save to OME-Zarr too
+    saved = tmp_path / "widget.zarr"
+    n_layers = len(viewer.layers)
+    bp_widget.save_file.value = str(saved)
+    bp_widget.run_button.click()
+    qtbot.waitUntil(lambda: len(viewer.layers) == n_layers + 1, timeout=60000)
+    shape, scale, translation = _transforms(saved)
+    assert shape == source.data[0].shape
+    np.testing.assert_allclose(translation, source.translate)
+    np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data), fine)
+
 
 def test_levels_from_the_file_and_napari_convention(make_napari_viewer, pyramid):
     viewer = make_napari_viewer()

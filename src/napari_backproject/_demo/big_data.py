@@ -108,7 +108,7 @@ def run(viewer, out: Path | None, context: dict) -> None:
     bp.target.reset_choices()
     bp.target.value = 0
     bp.extent.value = "full"
-    bp.save_file.value = ""
+    bp.save_file.line_edit.value = ""  # no file: the npe2 writer saves below
     bp.run_button.click()
     wait_for(bp.job, "backproject (onto level 0)")
     result = viewer.layers[f"{seg.name} backprojected"]

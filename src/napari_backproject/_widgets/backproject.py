@@ -18,7 +18,12 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import backproject_job, check_memory, check_output_path
+from .._jobs import (
+    TIFF_SUFFIXES,
+    backproject_job,
+    check_memory,
+    check_output_path,
+)
 from ..backproject import placement
 from ..slice_geometry import SliceGeometry
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
@@ -89,7 +94,10 @@ class BackprojectWidget(QWidget):
         self.method = ComboBox(label="method", choices=["pull", "splat"], value="pull")
         self.binary = CheckBox(label="binary (foreground = 1)", value=False)
         self.save_file = FileEdit(
-            label="save to (optional)", mode="w", filter="*.tif *.tiff"
+            label="save to (optional)",
+            mode="w",
+            filter="*.tif *.tiff *.zarr",
+            tooltip="a .tif/.tiff file, or a .zarr folder (OME-Zarr pyramid)",
         )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
@@ -277,7 +285,7 @@ class BackprojectWidget(QWidget):
                 geometry = retarget(geometry, target)
             save_to = _file_value(self.save_file)
             if save_to is not None:
-                save_to = check_output_path(save_to)
+                save_to = check_output_path(save_to, (*TIFF_SUFFIXES, ".zarr"))
             elif str(self.extent.value) == "full":
                 check_memory(geometry.source_shape, data.dtype, "backproject")
         except ValueError as exc:
