@@ -401,9 +401,10 @@ def cases(quick: bool) -> list[Case]:
         _levels_case(quick),
         _ooc_case(quick, "tif"),
         _ooc_case(quick, "zarr"),
-        _cluster_case(quick),
         _pyramid_case(quick),
     ]
+    if not quick:  # four child processes and a cluster: not for the smoke run
+        out.insert(3, _cluster_case(quick))
     big = os.environ.get(BIG_ENV)
     if big:  # the 8 GiB rows of issue 14: NAPARI_BACKPROJECT_BENCH_OOC_N=2048
         out += _big_cases(int(big))

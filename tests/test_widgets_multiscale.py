@@ -132,6 +132,10 @@ def test_open_straighten_coarse_backproject_fine_save_reopen(
     assert result.data.shape == source.data[0].shape
     np.testing.assert_allclose(result.scale, source.scale)
     np.testing.assert_allclose(result.translate, source.translate)
+    units = [str(u) for u in source.units]
+    assert units == ["micrometer"] * 3
+    assert [str(u) for u in result.units] == units
+    assert [str(u) for u in straightened.units] == units
     fine, _ = backproject(
         seg,
         ref_g,

@@ -68,7 +68,8 @@ def run(viewer, out: Path | None, context: dict) -> None:
         context["files"].append(pyramid.name)
 
     # Straighten at level 1, sampled at the fine voxel size
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Straighten")
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Straighten")
+    dock.raise_()  # its tab in front for the window screenshot
     widget.reset_choices()
     widget.image.value = source
     widget.level.value = 1
