@@ -77,6 +77,7 @@ def run(viewer, out: Path | None, context: dict) -> None:
     widget.width.value = SIZE
     widget.height.value = SIZE
     widget.spacing.value = float(min(image.scale))
+    widget.save_file.line_edit.value = ""  # keep the first step's straightened.tif
     widget.preview_button.click()
     for layer in viewer.layers:
         layer.visible = layer is source or layer.name.startswith("straighten preview")
