@@ -60,6 +60,10 @@ def _file_value(edit: FileEdit) -> Path | None:
     return Path(text) if text and text != "." else None
 
 
+def _level0(layer: Image) -> Any:
+    return layer.data[0] if layer.multiscale else layer.data
+
+
 def _multiscale(layer: Any) -> bool:
     return bool(layer is not None and getattr(layer, "multiscale", False))
 
