@@ -318,8 +318,14 @@ def _store_level(
     import dask.array as da
 
     if client is not None and is_dask(x):
-        # workers write their own chunks; only None comes back to the client
-        x = x.rechunk(chunks)
+        # workers write their own chunks; only None comes back to the client.
+        # One task per slab of whole chunk rows (~64 MiB, a multiple of the
+        # chunk depth), not per chunk: thousands of small tasks cost more in
+        # scheduling than they write.
+        cz = chunks[0]
+        plane = int(np.prod(x.shape[1:])) * np.dtype(x.dtype).itemsize
+        depth = cz * max(1, (64 << 20) // max(1, cz * plane))
+        x = x.rechunk((min(depth, x.shape[0]), *x.shape[1:]))
         da.store(x, arr, lock=False, compute=True)
         progress_step(x.shape[0])
         return
