@@ -80,7 +80,9 @@ def check_output_path(path: Any, suffixes: tuple[str, ...] = TIFF_SUFFIXES) -> P
     if p.suffix.lower() not in suffixes:
         ends = " or ".join(suffixes)
         raise ValueError(
-            f"save to: {p.name!r} is not a TIFF file; use a name ending in {ends}."
+            f"save to: {p.name!r} is not a "
+            f"{'TIFF file' if '.zarr' not in suffixes else 'TIFF or OME-Zarr'}; "
+            f"use a name ending in {ends}."
         )
     parent = p.resolve().parent
     if not parent.is_dir():
@@ -554,7 +556,12 @@ def backproject_job(
             yield Progress(0, 1, "Cancelled")  # the worker aborts here
             return None
         path, offset = result
-        lazy, _ = read_tiff(path)
+        if str(path).lower().endswith(".zarr"):  # an OME-Zarr pyramid: level 0
+            from .io.ome_zarr import read_volume
+
+            lazy, _ = read_volume(path)
+        else:
+            lazy, _ = read_tiff(path)
         return lazy, tuple(offset), path
     lazy, offset = backproject(data, geometry, lazy=True, **options)
     out = np.zeros(lazy.shape, dtype=lazy.dtype)

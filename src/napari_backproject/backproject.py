@@ -597,6 +597,8 @@ def write_backprojection(
     (:func:`napari_backproject.io.ome_zarr.write_ome_zarr`; labels levels by
     nearest, image levels by mean; the box of ``extent="bbox"`` is its
     ``translation``; ``compression`` and ``folder`` do not apply).
+    ``IMAGE.zarr/labels/NAME`` writes labels into the ``labels`` group of
+    the existing OME-Zarr image ``IMAGE.zarr`` (its segmentation, beside it).
 
     The output is computed and written slab by slab, so memory is bounded by
     the slab size. It is written under a temporary name and renamed when
@@ -650,7 +652,7 @@ def write_backprojection(
     >>> offset
     (4, 3, 3)
     """
-    from .io.ome_zarr import is_ome_zarr_path, write_ome_zarr
+    from .io.ome_zarr import is_ome_zarr_path, label_target, write_ome_zarr
     from .io.tiff import write_tiff
 
     path = Path(path)
@@ -658,13 +660,18 @@ def write_backprojection(
         raise FileExistsError(
             f"{path} already exists; pass overwrite=True to replace it."
         )
+    in_image = label_target(path) is not None  # IMAGE.zarr/labels/NAME
+    if in_image:
+        from .io.ome_zarr_labels import check_label_output
+
+        check_label_output(path, overwrite)
     parent = path.resolve().parent
-    if not parent.is_dir():
+    if not in_image and not parent.is_dir():
         raise FileNotFoundError(
             f"cannot write {path}: the directory {parent} does not exist; "
             "create it first or choose another location."
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not in_image and not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(
             f"cannot write {path}: the directory {parent} is not writable; "
             "choose another location."

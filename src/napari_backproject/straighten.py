@@ -527,7 +527,9 @@ def save_straightened(
     :func:`napari_backproject.io.ome_zarr.write_ome_zarr` instead (geometry
     in its attributes and beside it: ``out.zarr`` -> ``out.geometry.json``;
     ``write_kw`` then goes to that function: ``overwrite``, ``progress``,
-    ``levels``, ``kind``, ...).
+    ``levels``, ``kind``, ...). ``IMAGE.zarr/labels/NAME`` adds a label
+    image to an existing OME-Zarr image (a stack straightened with
+    ``order=0`` from labels).
 
     The TIFF is written chunk by chunk with
     :func:`napari_backproject.io.tiff.write_tiff` (its metadata also holds the
@@ -572,7 +574,9 @@ def save_straightened(
     md.setdefault("kind", "straightened")
     D = geometry.spacing
     scale = write_kw.pop("scale", [D, D, D])
-    if str(path).rstrip("/").lower().endswith(".zarr"):  # OME-Zarr pyramid
+    from .io.ome_zarr import is_ome_zarr_path
+
+    if is_ome_zarr_path(path):  # OME-Zarr pyramid (or IMAGE.zarr/labels/NAME)
         from .io.ome_zarr import write_ome_zarr
 
         md.pop("kind")

@@ -45,7 +45,32 @@ def register(sub: argparse._SubParsersAction) -> None:
             "when SEG.tif itself was written by 'straighten'"
         ),
     )
-    p.add_argument("-o", "--output", required=True, help="output TIFF (or folder)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output TIFF (or folder), OME-Zarr OUT.zarr, or IMAGE.zarr/labels/NAME "
+        "(a label image in the labels group of the OME-Zarr image IMAGE.zarr)",
+    )
+    p.add_argument(
+        "--target",
+        default=None,
+        metavar="IMAGE.zarr",
+        help="fill the grid of a level of this OME-Zarr image (e.g. the source "
+        "pyramid, when the stack was straightened at a coarser level); default "
+        "the grid recorded in the geometry",
+    )
+    p.add_argument(
+        "--target-level",
+        type=int,
+        default=0,
+        help="level of --target to fill (0 finest, default)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing .zarr output (TIFF outputs are replaced anyway)",
+    )
     p.add_argument(
         "--extent",
         choices=("bbox", "full"),
@@ -85,7 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Backproject ``args.segmentation`` and write ``args.output``."""
     from ..backproject import placement, write_backprojection
-    from ..io.ome_zarr import read_volume
+    from ..io.ome_zarr import is_ome_zarr_path, read_ome_zarr, read_volume
+    from ..multiscale import retarget
     from ..slice_geometry import SliceGeometry
 
     seg_file = existing_file(args.segmentation)
@@ -106,6 +132,19 @@ def run(args: argparse.Namespace) -> int:
             f"{geometry.straightened_shape} (slice, v, u); use the geometry JSON "
             "written with the straightened volume this segmentation was made on."
         )
+    target = None
+    if args.target is not None:
+        target_file = existing_file(args.target)
+        if not is_ome_zarr_path(target_file):
+            raise ValueError(
+                f"--target {target_file}: give an OME-Zarr image (.zarr) whose "
+                "level grid to fill."
+            )
+        levels, md = read_ome_zarr(target_file, level=args.target_level)
+        target = (levels[0].shape, md["scale"][0], md["translate"][0])
+        geometry = retarget(geometry, target)  # checks the overlap now
+    elif args.target_level:
+        raise ValueError("--target-level needs --target IMAGE.zarr.")
     update, close = progress_bar("backproject")
     try:
         path, offset = write_backprojection(
@@ -118,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             binary=args.binary,
             compression=args.compression,
             folder=args.folder,
+            overwrite=args.overwrite,
             progress=update,
         )
     finally:

@@ -48,7 +48,18 @@ def register(sub: argparse._SubParsersAction) -> None:
             "z,y,x columns or a napari Points CSV) or a JSON list."
         ),
     )
-    p.add_argument("volume", help="input volume: 3D TIFF (Z, Y, X), read lazily")
+    p.add_argument(
+        "volume", help="input volume: 3D TIFF or OME-Zarr (Z, Y, X), read lazily"
+    )
+    p.add_argument(
+        "--level",
+        type=int,
+        default=0,
+        help="resolution level of an OME-Zarr pyramid to sample (0 finest, "
+        "default; negative counts from the coarsest); the path stays in level "
+        "0 voxel coordinates and is moved to the level through world "
+        "coordinates",
+    )
     p.add_argument(
         "--path",
         default=None,
@@ -113,13 +124,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="zlib",
         help="lossless compression of the output (default zlib)",
     )
-    p.add_argument("-o", "--output", required=True, help="output TIFF (OUT.tif)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output TIFF (OUT.tif), or OME-Zarr (OUT.zarr) pyramid",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing .zarr output (TIFF outputs are replaced anyway)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Straighten ``args.volume`` along ``args.path`` and write the result."""
-    from ..io.ome_zarr import read_volume
+    from ..io.ome_zarr import is_ome_zarr_path, read_volume
     from ..io.ouroboros import straighten_cli_defaults
     from ..io.paths import read_path
     from ..straighten import save_straightened, straighten
@@ -130,7 +151,13 @@ def run(args: argparse.Namespace) -> int:
     path_file = existing_file(args.path)
     if args.smoothing < 0:
         raise ValueError(f"--smoothing must be >= 0; got {args.smoothing}.")
-    volume, meta = read_volume(volume_file)
+    level = int(args.level)
+    if level and not is_ome_zarr_path(volume_file):
+        raise ValueError(
+            f"--level {level}: {volume_file} is not an OME-Zarr pyramid (.zarr); "
+            "a TIFF has one level (0)."
+        )
+    volume, meta = read_volume(volume_file, level=level)
     if volume.ndim != 3:
         raise ValueError(
             f"{volume_file} has shape {tuple(volume.shape)}; straighten needs a "
@@ -141,6 +168,17 @@ def run(args: argparse.Namespace) -> int:
     if args.spacing_voxels:  # Ouroboros's distance between slices, in voxels
         args.spacing = args.spacing_voxels * min(scale or (1.0,))
     points = args.points if args.points is not None else read_path(path_file)
+    if level:  # the path is in level-0 voxels: move it to the level's
+        from ..multiscale import path_to_level
+
+        _, md0 = read_volume(volume_file, level=0)
+        points = path_to_level(
+            points,
+            md0["scale"],
+            md0["translate"],
+            meta["scale"],
+            meta["translate"],
+        )
     data, geometry = straighten(
         volume,
         points,
@@ -156,8 +194,9 @@ def run(args: argparse.Namespace) -> int:
     )
     update, close = progress_bar("straighten")
     try:
+        kw = {"overwrite": True} if args.overwrite else {}
         tif, json_path = save_straightened(
-            out, data, geometry, compression=args.compression, progress=update
+            out, data, geometry, compression=args.compression, progress=update, **kw
         )
     finally:
         close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 PLUGIN = "napari-backproject"
 #: demo steps, in order (modules of this package)
-STEPS = ["samples", "straighten", "backproject", "ct", "ct_scan"]
+STEPS = ["samples", "straighten", "backproject", "big_data", "ct", "ct_scan"]
 #: widgets docked in the demo (display names from napari.yaml)
 WIDGETS: list[str] = ["Sinogram", "Reconstruct", "Straighten", "Backproject"]
 

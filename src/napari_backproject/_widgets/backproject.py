@@ -18,12 +18,18 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import backproject_job, check_memory, check_output_path
+from .._jobs import (
+    TIFF_SUFFIXES,
+    backproject_job,
+    check_memory,
+    check_output_path,
+)
 from ..backproject import placement
 from ..slice_geometry import SliceGeometry
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
 from ._layers import SOURCE_KEY, geometry_candidates, geometry_of
+from ._levels import layer_levels, level_labels
 
 if TYPE_CHECKING:
     import napari
@@ -76,11 +82,22 @@ class BackprojectWidget(QWidget):
                 "image it was painted on"
             ),
         )
+        self.target = ComboBox(
+            label="target grid",
+            choices=self._target_choices,
+            tooltip=(
+                "the voxel grid to fill: a level of the source image (the "
+                "finest by default), or the grid the stack was straightened from"
+            ),
+        )
         self.extent = ComboBox(label="extent", choices=["bbox", "full"], value="bbox")
         self.method = ComboBox(label="method", choices=["pull", "splat"], value="pull")
         self.binary = CheckBox(label="binary (foreground = 1)", value=False)
         self.save_file = FileEdit(
-            label="save to (optional)", mode="w", filter="*.tif *.tiff"
+            label="save to (optional)",
+            mode="w",
+            filter="*.tif *.tiff *.zarr",
+            tooltip="a .tif/.tiff file, or a .zarr folder (OME-Zarr pyramid)",
         )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
@@ -89,6 +106,7 @@ class BackprojectWidget(QWidget):
                 self.layer,
                 self.geometry_layer,
                 self.geometry_file,
+                self.target,
                 self.extent,
                 self.method,
                 self.binary,
@@ -98,6 +116,7 @@ class BackprojectWidget(QWidget):
         self.job = JobControls(self, buttons=[self.run_button])
         dock_layout(self, self.container, [self.run_button], self.job)
         self.layer.changed.connect(self._on_layer_changed)
+        self.geometry_layer.changed.connect(self._on_geometry_changed)
         self.geometry_file.changed.connect(self.reset_choices)
         follow_layers(self.viewer, self.reset_choices)
         persist("backproject", [self.extent, self.method, self.binary])
@@ -145,11 +164,71 @@ class BackprojectWidget(QWidget):
 
     def _on_layer_changed(self, *_: Any) -> None:
         self.geometry_layer.reset_choices()
+        self.target.reset_choices()
+
+    def _on_geometry_changed(self, *_: Any) -> None:
+        self.target.reset_choices()
+
+    def _source_layer(self) -> Any:
+        """The source image layer named by the chosen layer or geometry, if open."""
+        layer = self.layer.value if hasattr(self, "layer") else None
+        if layer is None or layer not in self.viewer.layers:
+            return None
+        names = [layer.metadata.get(SOURCE_KEY)]
+        found = geometry_candidates(layer, self.viewer.layers)
+        chosen = self.geometry_layer.value if hasattr(self, "geometry_layer") else None
+        found.sort(key=lambda item: item[1] != chosen)  # the chosen geometry first
+        for g, name in found:
+            names.append(g.options.get(SOURCE_KEY))
+            if name in self.viewer.layers:
+                names.append(self.viewer.layers[name].metadata.get(SOURCE_KEY))
+        for name in names:
+            if name and name in self.viewer.layers:
+                return self.viewer.layers[name]
+        return None
+
+    def _target_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        # levels of the source layer (finest first, the default), then the
+        # grid recorded in the geometry
+        source = self._source_layer()
+        out: list[tuple[str, Any]] = []
+        if source is not None and getattr(source, "multiscale", False):
+            names = level_labels(source, units_of(source, 3))
+            out = [(f"{source.name} level {name}", k) for k, name in enumerate(names)]
+        out.append(("as straightened (the geometry's source grid)", None))
+        return out
+
+    def target_grid(self) -> tuple[Any, Any, Any] | None:
+        """The chosen target ``(shape, scale, translate)``, or None (the geometry's).
+
+        Examples
+        --------
+        >>> widget.target_grid()  # doctest: +SKIP
+        ((64, 64, 64), array([2., 1., 1.]), array([0., 0., 0.]))
+        """
+        k = self.target.value
+        if k is None:
+            return None
+        source = self._source_layer()
+        if source is None:
+            raise ValueError(
+                "the source image layer is no longer open; choose 'as "
+                "straightened' as target grid, or open the source again."
+            )
+        levels = layer_levels(source)
+        if not 0 <= int(k) < len(levels):
+            raise ValueError(
+                f"level {k} is out of range: {source.name!r} has {len(levels)} "
+                f"level(s), 0 (finest) to {len(levels) - 1} (coarsest)."
+            )
+        data, scale, translate = levels[int(k)]
+        return tuple(int(n) for n in data.shape[-3:]), scale, translate
 
     def reset_choices(self, event: Any = None) -> None:
         """Refresh the layer lists (napari calls this when layers change)."""
         self.container.reset_choices()
         self.geometry_layer.reset_choices()
+        self.target.reset_choices()
 
     def geometry(self) -> tuple[SliceGeometry, str]:
         """The geometry to use and where it came from (file or layer name).
@@ -199,9 +278,14 @@ class BackprojectWidget(QWidget):
                     f"{layer.name!r} has shape {tuple(data.shape)} but the geometry "
                     f"from {origin} describes {geometry.straightened_shape}."
                 )
+            target = self.target_grid()
+            if target is not None:  # checks that the planes reach that grid
+                from ..multiscale import retarget
+
+                geometry = retarget(geometry, target)
             save_to = _file_value(self.save_file)
             if save_to is not None:
-                save_to = check_output_path(save_to)
+                save_to = check_output_path(save_to, (*TIFF_SUFFIXES, ".zarr"))
             elif str(self.extent.value) == "full":
                 check_memory(geometry.source_shape, data.dtype, "backproject")
         except ValueError as exc:

@@ -43,6 +43,7 @@ from ._layers import (
     layer_path,
     plane_outlines,
 )
+from ._levels import layer_levels, level_labels
 
 if TYPE_CHECKING:
     import napari
@@ -61,6 +62,10 @@ def _file_value(edit: FileEdit) -> Path | None:
 
 def _level0(layer: Image) -> Any:
     return layer.data[0] if layer.multiscale else layer.data
+
+
+def _multiscale(layer: Any) -> bool:
+    return bool(layer is not None and getattr(layer, "multiscale", False))
 
 
 class StraightenWidget(QWidget):
@@ -84,6 +89,15 @@ class StraightenWidget(QWidget):
             label="image",
             choices=self._image_choices,
             tooltip="3D Image, or Labels (sampled nearest, result is Labels)",
+        )
+        self.level = ComboBox(
+            label="level",
+            choices=self._level_choices,
+            tooltip=(
+                "resolution level of a multiscale image to sample (shape and "
+                "voxel size); the path is in world coordinates, so it works at "
+                "any level"
+            ),
         )
         self.path = ComboBox(
             label="path",
@@ -145,6 +159,7 @@ class StraightenWidget(QWidget):
         self.container = Container(
             widgets=[
                 self.image,
+                self.level,
                 self.path,
                 self.width,
                 self.height,
@@ -183,6 +198,8 @@ class StraightenWidget(QWidget):
         self._last: tuple[Any, Any] | None = None  # (result, source) layers
         self.link_views.changed.connect(self._toggle_link)
         self.image.changed.connect(self._warm)
+        self.image.changed.connect(self._on_image_changed)
+        self._on_image_changed()
         self._warm()
 
     def _warm(self, *_: Any) -> None:
@@ -204,6 +221,28 @@ class StraightenWidget(QWidget):
     def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in self._image_layers()]
 
+    def _level_choices(self, _widget: Any = None) -> list[tuple[str, int]]:
+        image = self.image.value if hasattr(self, "image") else None
+        if not _multiscale(image):
+            return [("0", 0)]
+        names = level_labels(image, units_of(image, 3))
+        return [(name, k) for k, name in enumerate(names)]
+
+    def _on_image_changed(self, *_: Any) -> None:
+        self.level.reset_choices()
+        self.level.visible = _multiscale(self.image.value)
+
+    def _source_level(self, image: Any) -> tuple[int, Any, np.ndarray, np.ndarray]:
+        """The chosen level of ``image``: index, array, scale, translate."""
+        levels = layer_levels(image)
+        k = int(self.level.value or 0) if _multiscale(image) else 0
+        if not 0 <= k < len(levels):
+            raise ValueError(
+                f"level {k} is out of range: {image.name!r} has {len(levels)} "
+                f"level(s), 0 (finest) to {len(levels) - 1} (coarsest)."
+            )
+        return (k, *levels[k])
+
     def _path_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         # Points, or Shapes holding at least one path/line (not rectangles)
         return [
@@ -219,6 +258,7 @@ class StraightenWidget(QWidget):
     def reset_choices(self, event: Any = None) -> None:
         """Refresh the layer lists (napari calls this when layers change)."""
         self.container.reset_choices()
+        self.level.visible = _multiscale(self.image.value)
         link = getattr(self, "link", None)
         if link is not None and not link.closed:
             layers = self.viewer.layers
@@ -236,13 +276,20 @@ class StraightenWidget(QWidget):
                 "choose the path: a Points layer (points in order) or a Shapes path."
             )
         path = layer_path(path_layer, image)
+        _, _, scale, translate = self._source_level(image)
+        if _multiscale(image):  # level-0 data coordinates -> the chosen level's
+            from ..multiscale import path_to_level
+
+            path = path_to_level(
+                path, image.scale[-3:], image.translate[-3:], scale, translate
+            )
         labels = isinstance(image, Labels)
         options = {
             "width": int(self.width.value),
             "height": int(self.height.value),
             "spacing": float(self.spacing.value) or None,
-            "scale": tuple(float(s) for s in image.scale),
-            "translate": tuple(float(t) for t in image.translate),
+            "scale": tuple(float(s) for s in scale),
+            "translate": tuple(float(t) for t in translate),
             "order": 0 if labels else int(self.order.value),
             "smoothing": float(self.smoothing.value),
             "closed": bool(self.closed.value),
@@ -259,7 +306,7 @@ class StraightenWidget(QWidget):
         (85, 40, 40)
         """
         image, path, options = self._inputs()
-        data = _level0(image)
+        data = self._source_level(image)[1]
         return make_slice_geometry(
             path,
             source_shape=tuple(data.shape),
@@ -359,7 +406,7 @@ class StraightenWidget(QWidget):
                 save_to = check_output_path(save_to)
             geometry = self.geometry()
             if save_to is None:
-                data = _level0(image)
+                data = self._source_level(image)[1]
                 if isinstance(data, np.ndarray):
                     check_memory(geometry.straightened_shape, data.dtype, "straighten")
         except ValueError as exc:
@@ -414,7 +461,7 @@ class StraightenWidget(QWidget):
 
         holder["worker"] = self.job.start(
             straighten_job,
-            _level0(image),
+            self._source_level(image)[1],
             path,
             options,
             save_to,

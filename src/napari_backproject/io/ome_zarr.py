@@ -50,12 +50,44 @@ _AXES = ("z", "y", "x")
 def is_ome_zarr_path(path: Any) -> bool:
     """True when ``path`` names a ``.zarr`` folder (what we write as OME-Zarr).
 
+    A label image inside an image, ``image.zarr/labels/NAME``, counts too
+    (see :func:`label_target`).
+
     Examples
     --------
     >>> is_ome_zarr_path("out.zarr"), is_ome_zarr_path("out.ome.zarr/"), is_ome_zarr_path("a.tif")
     (True, True, False)
+    >>> is_ome_zarr_path("scan.zarr/labels/seg")
+    True
     """
-    return str(path).rstrip("/\\").lower().endswith(".zarr")
+    return (
+        str(path).rstrip("/\\").lower().endswith(".zarr")
+        or label_target(path) is not None
+    )
+
+
+def label_target(path: Any) -> tuple[Path, str] | None:
+    """``(image_path, name)`` when ``path`` is ``IMAGE.zarr/labels/NAME``, else None.
+
+    That is where NGFF keeps the label images of an image: writing to such a
+    path puts a label pyramid into the image's ``labels`` group.
+
+    Examples
+    --------
+    >>> label_target("scan.zarr/labels/seg")
+    (PosixPath('scan.zarr'), 'seg')
+    >>> label_target("seg.zarr") is None
+    True
+    """
+    p = Path(str(path).rstrip("/\\"))
+    if (
+        p.parent.name == "labels"
+        and p.parent.parent.name.lower().endswith(".zarr")
+        and p.name
+        and not p.name.startswith(".")
+    ):
+        return p.parent.parent, p.name
+    return None
 
 
 # ---------------------------------------------------------------- reading
@@ -143,9 +175,11 @@ def read_ome_zarr(
     if loc is None:  # pragma: no cover - checked above
         raise ValueError(f"{path}: ome-zarr-py cannot open this location.")
     nodes = [n for n in Reader(loc)() if n.load(Multiscales) is not None]
-    if not nodes:
+    # a label image's reader also yields its parent image: keep this group's
+    own = [n for n in nodes if n.zarr.basename() == loc.basename()]
+    if not (own or nodes):
         raise ValueError(f"{path}: ome-zarr-py found no multiscale image in it.")
-    node = nodes[0]
+    node = (own or nodes)[0]
     data = list(node.data)
     md_in = node.metadata
     axes = [a["name"] if isinstance(a, dict) else str(a) for a in md_in["axes"]]
@@ -284,8 +318,14 @@ def _store_level(
     import dask.array as da
 
     if client is not None and is_dask(x):
-        # workers write their own chunks; only None comes back to the client
-        x = x.rechunk(chunks)
+        # workers write their own chunks; only None comes back to the client.
+        # One task per slab of whole chunk rows (~64 MiB, a multiple of the
+        # chunk depth), not per chunk: thousands of small tasks cost more in
+        # scheduling than they write.
+        cz = chunks[0]
+        plane = int(np.prod(x.shape[1:])) * np.dtype(x.dtype).itemsize
+        depth = cz * max(1, (64 << 20) // max(1, cz * plane))
+        x = x.rechunk((min(depth, x.shape[0]), *x.shape[1:]))
         da.store(x, arr, lock=False, compute=True)
         progress_step(x.shape[0])
         return
@@ -318,7 +358,9 @@ def write_ome_zarr(
     data : array_like, shape (Z, Y, X)
         NumPy, dask, zarr or any sliceable array-like; never computed whole.
     path : str or PathLike
-        Output ``.zarr`` folder.
+        Output ``.zarr`` folder, or ``IMAGE.zarr/labels/NAME`` to add a label
+        image to an existing OME-Zarr image (NGFF ``labels`` group; see
+        :mod:`napari_backproject.io.ome_zarr_labels`).
     scale, translate : sequence of 3 floats
         Voxel size and world position of voxel 0 of the finest level.
     units : str, optional
@@ -385,6 +427,12 @@ def write_ome_zarr(
         kind = "image" if dtype.kind == "f" else "labels"
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'image' or 'labels'; got {kind!r}.")
+    if kind == "labels" and dtype.kind not in "iub":
+        raise ValueError(
+            f"labels must be stored as integers; {dtype} cannot hold label "
+            "values exactly. Convert first (e.g. data.astype(np.uint16)), or "
+            "write intensities with kind='image'."
+        )
     sc = np.asarray(scale, dtype=np.float64).reshape(-1)
     tr = np.asarray(translate, dtype=np.float64).reshape(-1)
     if sc.shape != (3,) or tr.shape != (3,) or np.any(sc <= 0):
@@ -401,8 +449,24 @@ def write_ome_zarr(
         raise ValueError(f"chunks must be 3 positive ints; got {chunks}.")
     path = Path(str(path).rstrip("/\\"))
     if not is_ome_zarr_path(path):
-        raise ValueError(f"an OME-Zarr path must end in .zarr; got {path}.")
-    parent = _check_output(path, overwrite)
+        raise ValueError(
+            f"an OME-Zarr path must end in .zarr (or be IMAGE.zarr/labels/NAME "
+            f"for a label image); got {path}."
+        )
+    ome_extra: dict = {}
+    if label_target(path) is not None:  # a label image in an image's labels group
+        from .ome_zarr_labels import prepare_label_output
+
+        if kind == "image" or dtype.kind not in "iub":
+            raise ValueError(
+                f"{path} is a label image (IMAGE.zarr/labels/NAME): it holds "
+                f"integer labels, not {dtype} {kind or 'image'} data."
+            )
+        kind = "labels"
+        parent = prepare_label_output(path, overwrite)
+        ome_extra = {"image-label": {"version": "0.5", "source": {"image": "../../"}}}
+    else:
+        parent = _check_output(path, overwrite)
 
     # the pyramid plan: shapes, factors, scales and translations per level
     plan = [(shape, sc.copy(), tr.copy(), (1, 1, 1))]
@@ -466,6 +530,8 @@ def write_ome_zarr(
         write_multiscales_metadata(
             root, datasets, fmt=FormatV05(), axes=axes, name=name or path.stem
         )
+        if ome_extra:
+            root.attrs["ome"] = {**dict(root.attrs["ome"]), **ome_extra}
         ours = dict(metadata or {})
         ours["kind"] = kind
         root.attrs[METADATA_KEY] = ours
@@ -478,5 +544,13 @@ def write_ome_zarr(
             os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if ome_extra:
+            from .ome_zarr_labels import cleanup_label_output
+
+            cleanup_label_output(path)
         raise
+    if ome_extra:
+        from .ome_zarr_labels import register_label
+
+        register_label(path)
     return path
