@@ -279,3 +279,27 @@ def test_link_views_toggle_links_the_result(helix_viewer, small_helix, qtbot):
     helix_viewer.layers.remove(st)  # removing a linked layer ends the link
     assert widget.link is None
     assert not any(layer.name.startswith("link: ") for layer in helix_viewer.layers)
+
+
+def test_save_to_ome_zarr(helix_viewer, small_helix, qtbot, tmp_path):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    widget = _widget(helix_viewer)
+    out = tmp_path / "straight.zarr"
+    widget.save_file.value = str(out)
+    widget.run_button.click()
+    qtbot.waitUntil(lambda: "helix straightened" in helix_viewer.layers, timeout=60000)
+    data, geometry = _expected(small_helix)
+    layer = helix_viewer.layers["helix straightened"]
+    np.testing.assert_allclose(np.asarray(layer.data), data, atol=1e-4)
+    # an OME-Zarr pyramid an independent reader opens, level 0 the stack
+    nodes = list(Reader(parse_url(str(out)))())
+    level0 = np.asarray(nodes[0].data[0])
+    np.testing.assert_allclose(level0, data, atol=1e-4)
+    assert (tmp_path / "straight.geometry.json").exists()
+    # saving again over it is refused before the job: nothing overwritten
+    before = sorted(p.name for p in out.rglob("*"))
+    widget.run_button.click()
+    assert "exists" in widget.job.status.text() and not widget.job.running
+    assert sorted(p.name for p in out.rglob("*")) == before

@@ -70,8 +70,18 @@ def check_output_path(path: Any, suffixes: tuple[str, ...] = TIFF_SUFFIXES) -> P
     Traceback (most recent call last):
     ...
     ValueError: save to: 'out.png' is not a TIFF file; use a name ending in .tif or .tiff.
+    >>> os.mkdir(os.path.join(d, "done.zarr"))
+    >>> check_output_path(os.path.join(d, "done.zarr"), (".tif", ".zarr"))
+    Traceback (most recent call last):
+    ...
+    ValueError: save to: 'done.zarr' exists; choose a new name or delete it first (an OME-Zarr folder is never overwritten from a widget).
     """
     p = Path(path).expanduser()
+    if p.suffix.lower() == ".zarr" and ".zarr" in suffixes and p.exists():
+        raise ValueError(
+            f"save to: {p.name!r} exists; choose a new name or delete it first "
+            "(an OME-Zarr folder is never overwritten from a widget)."
+        )
     if p.is_dir():
         raise ValueError(
             f"save to: {str(p)!r} is a folder; choose a file name in it, "

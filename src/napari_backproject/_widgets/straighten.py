@@ -24,7 +24,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels, Points, Shapes
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import check_memory, check_output_path, straighten_job
+from .._jobs import TIFF_SUFFIXES, check_memory, check_output_path, straighten_job
 from ..geometry import make_slice_geometry
 from ..slice_geometry import SliceGeometry
 from ._dock import (
@@ -149,8 +149,9 @@ class StraightenWidget(QWidget):
         self.save_file = FileEdit(
             label="save to (optional)",
             mode="w",
-            filter="*.tif *.tiff",
-            tooltip="a .tif/.tiff file; its geometry JSON is written beside it",
+            filter="*.tif *.tiff *.zarr",
+            tooltip="a .tif/.tiff file or a .zarr folder (OME-Zarr pyramid); its "
+            "geometry JSON is written beside it",
         )
         self.preview_button = QPushButton("Preview")
         self.run_button = QPushButton("Run")
@@ -403,7 +404,7 @@ class StraightenWidget(QWidget):
             image, path, options = self._inputs()
             save_to = _file_value(self.save_file)
             if save_to is not None:
-                save_to = check_output_path(save_to)
+                save_to = check_output_path(save_to, (*TIFF_SUFFIXES, ".zarr"))
             geometry = self.geometry()
             if save_to is None:
                 data = self._source_level(image)[1]
