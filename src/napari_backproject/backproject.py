@@ -261,6 +261,20 @@ def _nonzero(a: Any) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a) != 0).view(np.uint8)
 
 
+def _nonzero_boxes(a: Any) -> np.ndarray:
+    """Non-zero pixel bounds of every slice of ``a`` (one kernel variant).
+
+    8-bit and boolean data go to the kernel as they are (viewed as uint8:
+    zero stays zero), saving a pass over the data; others as ``a != 0``.
+    """
+    from .kernels.backproject_pull import nonzero_boxes
+
+    a = np.asarray(a)
+    if a.dtype.itemsize == 1 and a.dtype.kind in "biu":
+        return nonzero_boxes(np.ascontiguousarray(a).view(np.uint8))
+    return nonzero_boxes(_nonzero(a))
+
+
 def _compute_slab(
     plan: _Plan,
     z0: int,
@@ -290,7 +304,7 @@ def _compute_slab(
         [plan.offset[0] + z0, plan.offset[1], plan.offset[2]], dtype=np.int64
     )
     if plan.method == "pull":
-        from .kernels.backproject_pull import PullPlan, nonzero_boxes, pull_block
+        from .kernels.backproject_pull import PullPlan, pull_block
 
         kplan = PullPlan(
             origin=origin,
@@ -307,7 +321,7 @@ def _compute_slab(
             boxes=plan.boxes[sel],
             proj=plan.proj[sel],
             lut=lut,
-            nzbox=nonzero_boxes(_nonzero(data)) if nzbox is None else nzbox[idx],
+            nzbox=_nonzero_boxes(data) if nzbox is None else nzbox[idx],
             mode=plan.mode,
             newton=plan.newton,
             closed=plan.closed,
@@ -510,9 +524,7 @@ def backproject(
     nzbox = None
     if plan.method == "pull" and isinstance(straightened, np.ndarray):
         # non-zero bounds of every slice, once (slabs share slices)
-        from .kernels.backproject_pull import nonzero_boxes
-
-        nzbox = nonzero_boxes(_nonzero(straightened))
+        nzbox = _nonzero_boxes(straightened)
     for z0, z1 in ranges:
         idx = plan.slices(z0, z1)
         slab = _read(straightened, idx) if idx.size else None
