@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 __all__ = ["thread_budget", "usable_cpus"]
 
@@ -56,7 +57,13 @@ def usable_cpus() -> int:
 
 
 def _in_dask_worker_task() -> bool:
-    """True inside a task of a ``dask.distributed`` worker with several threads."""
+    """True inside a task of a ``dask.distributed`` worker with several threads.
+
+    A worker has imported ``distributed`` already: when it is not loaded,
+    this is no worker task, and importing it (about a second) is not paid.
+    """
+    if "distributed" not in sys.modules:
+        return False
     try:
         from distributed import get_worker
     except ImportError:

@@ -43,9 +43,7 @@ lazy dask array with one chunk per slab, which napari can show directly and
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -263,6 +261,20 @@ def _nonzero(a: Any) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a) != 0).view(np.uint8)
 
 
+def _nonzero_boxes(a: Any) -> np.ndarray:
+    """Non-zero pixel bounds of every slice of ``a`` (one kernel variant).
+
+    8-bit and boolean data go to the kernel as they are (viewed as uint8:
+    zero stays zero), saving a pass over the data; others as ``a != 0``.
+    """
+    from .kernels.backproject_pull import nonzero_boxes
+
+    a = np.asarray(a)
+    if a.dtype.itemsize == 1 and a.dtype.kind in "biu":
+        return nonzero_boxes(np.ascontiguousarray(a).view(np.uint8))
+    return nonzero_boxes(_nonzero(a))
+
+
 def _compute_slab(
     plan: _Plan,
     z0: int,
@@ -292,7 +304,7 @@ def _compute_slab(
         [plan.offset[0] + z0, plan.offset[1], plan.offset[2]], dtype=np.int64
     )
     if plan.method == "pull":
-        from .kernels.backproject_pull import PullPlan, nonzero_boxes, pull_block
+        from .kernels.backproject_pull import PullPlan, pull_block
 
         kplan = PullPlan(
             origin=origin,
@@ -309,7 +321,7 @@ def _compute_slab(
             boxes=plan.boxes[sel],
             proj=plan.proj[sel],
             lut=lut,
-            nzbox=nonzero_boxes(_nonzero(data)) if nzbox is None else nzbox[idx],
+            nzbox=_nonzero_boxes(data) if nzbox is None else nzbox[idx],
             mode=plan.mode,
             newton=plan.newton,
             closed=plan.closed,
@@ -512,9 +524,7 @@ def backproject(
     nzbox = None
     if plan.method == "pull" and isinstance(straightened, np.ndarray):
         # non-zero bounds of every slice, once (slabs share slices)
-        from .kernels.backproject_pull import nonzero_boxes
-
-        nzbox = nonzero_boxes(_nonzero(straightened))
+        nzbox = _nonzero_boxes(straightened)
     for z0, z1 in ranges:
         idx = plan.slices(z0, z1)
         slab = _read(straightened, idx) if idx.size else None
@@ -534,193 +544,6 @@ def _backproject_lazy(plan: _Plan, x: Any, ranges: list[tuple[int, int]]) -> Any
     )
 
 
-def placement(
-    geometry: SliceGeometry | dict | str | os.PathLike,
-    offset: Sequence[int] = (0, 0, 0),
-) -> dict[str, list[float]]:
-    """The napari layer ``scale`` and ``translate`` of a backprojection.
-
-    Parameters
-    ----------
-    geometry : SliceGeometry, dict or path
-        The geometry used for :func:`backproject`.
-    offset : sequence of 3 ints
-        The ``offset`` returned by :func:`backproject`.
-
-    Returns
-    -------
-    dict
-        ``{"scale": [...], "translate": [...]}`` with ``scale`` the source's
-        scale and ``translate = geometry.translate + offset * scale``, so the
-        result lies exactly on the source image.
-
-    Examples
-    --------
-    >>> from napari_backproject import SliceGeometry
-    >>> g = SliceGeometry(
-    ...     source_shape=(8, 8, 8), source_dtype="uint8", scale=(2, 1, 1),
-    ...     translate=(10, 0, 0), width=3, height=3, spacing=1.0,
-    ...     centers=[[4, 4, 4]], tangents=[[1, 0, 0]], e_u=[[0, 0, 1]],
-    ...     e_v=[[0, 1, 0]], path=[[2, 4, 4]])
-    >>> placement(g, (1, 2, 3))
-    {'scale': [2.0, 1.0, 1.0], 'translate': [12.0, 2.0, 3.0]}
-    """
-    g = SliceGeometry.coerce(geometry)
-    off = np.asarray(offset, dtype=np.float64).reshape(-1)
-    if off.shape != (3,):
-        raise ValueError(f"offset must have 3 values (z, y, x); got {off.size}.")
-    return {
-        "scale": [float(s) for s in g.scale],
-        "translate": [float(t) for t in g.translate + off * g.scale],
-    }
-
-
-def write_backprojection(
-    straightened: Any,
-    geometry: SliceGeometry | dict | str | os.PathLike,
-    path: str | os.PathLike,
-    *,
-    extent: str = "bbox",
-    method: str = "pull",
-    order: int = 1,
-    binary: bool = False,
-    compression: str | None = "zlib",
-    folder: bool = False,
-    chunk_z: int | None = None,
-    overwrite: bool = False,
-    target: tuple[Any, Any, Any] | None = None,
-    progress: ProgressCallback | None = None,
-) -> tuple[Path, tuple[int, int, int]]:
-    """Backproject and stream the result to a BigTIFF, TIFF folder or OME-Zarr.
-
-    A path ending in ``.zarr`` is written as an OME-Zarr multiscale pyramid
-    (:func:`napari_backproject.io.ome_zarr.write_ome_zarr`; labels levels by
-    nearest, image levels by mean; the box of ``extent="bbox"`` is its
-    ``translation``; ``compression`` and ``folder`` do not apply).
-    ``IMAGE.zarr/labels/NAME`` writes labels into the ``labels`` group of
-    the existing OME-Zarr image ``IMAGE.zarr`` (its segmentation, beside it).
-
-    The output is computed and written slab by slab, so memory is bounded by
-    the slab size. It is written under a temporary name and renamed when
-    complete: a cancelled or failed run leaves nothing behind. The TIFF
-    metadata holds ``offset``, ``scale``, ``translate`` (see
-    :func:`placement`), ``kind`` ("labels" or "image") and the
-    ``source_shape``; :func:`napari_backproject.io.tiff.read_tiff` returns it.
-
-    Parameters
-    ----------
-    straightened, geometry, extent, method, order, binary, chunk_z, target
-        As for :func:`backproject`.
-    path : str or PathLike
-        Output ``.tif`` file, or directory with ``folder=True``.
-    compression : {"zlib", "zstd", "none"}
-        Lossless compression of each plane.
-    folder : bool
-        Write one TIFF per z plane into the directory ``path``.
-    overwrite : bool
-        Replace an existing ``.zarr`` output (TIFF outputs are replaced
-        anyway); otherwise an existing ``.zarr`` raises FileExistsError.
-    progress : callable, optional
-        ``progress(done_planes, total_planes)``; raise
-        :class:`napari_backproject._progress.Cancelled` to stop.
-
-    Returns
-    -------
-    path : pathlib.Path
-        The path written.
-    offset : tuple of 3 ints
-        As returned by :func:`backproject`.
-
-    Raises
-    ------
-    FileNotFoundError
-        The output's parent directory does not exist.
-    PermissionError
-        The output's parent directory is not writable.
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from napari_backproject import SliceGeometry
-    >>> g = SliceGeometry(
-    ...     source_shape=(8, 8, 8), source_dtype="uint8", scale=(1, 1, 1),
-    ...     translate=(0, 0, 0), width=3, height=3, spacing=1.0,
-    ...     centers=[[4, 4, 4]], tangents=[[1, 0, 0]], e_u=[[0, 0, 1]],
-    ...     e_v=[[0, 1, 0]], path=[[4, 4, 4]])
-    >>> out = os.path.join(tempfile.mkdtemp(), "labels.tif")
-    >>> p, offset = write_backprojection(np.ones((1, 3, 3), np.uint8), g, out)
-    >>> offset
-    (4, 3, 3)
-    """
-    from .io.ome_zarr import is_ome_zarr_path, label_target, write_ome_zarr
-    from .io.tiff import write_tiff
-
-    path = Path(path)
-    if is_ome_zarr_path(path) and path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists; pass overwrite=True to replace it."
-        )
-    in_image = label_target(path) is not None  # IMAGE.zarr/labels/NAME
-    if in_image:
-        from .io.ome_zarr_labels import check_label_output
-
-        check_label_output(path, overwrite)
-    parent = path.resolve().parent
-    if not in_image and not parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {path}: the directory {parent} does not exist; "
-            "create it first or choose another location."
-        )
-    if not in_image and not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"cannot write {path}: the directory {parent} is not writable; "
-            "choose another location."
-        )
-    g = SliceGeometry.coerce(geometry)
-    if target is not None:
-        from .multiscale import retarget
-
-        g = retarget(g, target)
-    data, offset = backproject(
-        straightened,
-        g,
-        extent=extent,
-        method=method,
-        order=order,
-        binary=binary,
-        chunk_z=chunk_z,
-        lazy=True,
-    )
-    kind = "image" if np.dtype(data.dtype).kind == "f" else "labels"
-    place = placement(g, offset)
-    metadata = {
-        "offset": list(offset),
-        "kind": kind,
-        "source_shape": list(g.source_shape),
-    }
-    if is_ome_zarr_path(path):  # OME-Zarr pyramid (io.ome_zarr)
-        metadata["geometry"] = g.to_dict()
-        written = write_ome_zarr(
-            data,
-            path,
-            scale=place["scale"],
-            translate=place["translate"],
-            units=g.options.get("units"),
-            kind=kind,
-            metadata=metadata,
-            overwrite=overwrite,
-            progress=progress,
-        )
-        return Path(written), offset
-    written = write_tiff(
-        data,
-        path,
-        compression=compression,
-        folder=folder,
-        metadata=metadata,
-        scale=place["scale"],
-        translate=place["translate"],
-        bigtiff=None if folder else True,
-        progress=progress,
-    )
-    return Path(written), offset
+# written output (placement, write_backprojection) lives in backproject_output;
+# re-exported here, where it has always been importable from
+from .backproject_output import placement, write_backprojection  # noqa: E402

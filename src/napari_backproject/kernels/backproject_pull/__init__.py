@@ -27,7 +27,8 @@ Segment ids: ``-1`` start cap, ``0 .. n-2`` segments, ``n - 1`` end cap.
 
 Modules: :mod:`.bounds` (which voxels each segment can claim, which claims can
 be non-zero), :mod:`.solve` (a voxel's straightened position),
-:mod:`.sample` (reading the stack there: nearest, linear, label vote) and
+:mod:`.sample` (reading the stack there: nearest, linear, label vote),
+:mod:`.claims` (every segment's claims on a group of output planes) and
 :mod:`.block` (one output block from a :class:`PullPlan`).
 """
 

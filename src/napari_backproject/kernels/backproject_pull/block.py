@@ -8,7 +8,8 @@ segments are the outer loop so that their two slices stay in cache.
 
 Two phases per group (unless the data are dense): phase 0 collects, per
 output row, the x range where some claim may sample a non-zero value
-(:func:`~.bounds.need_bounds`); phase 1 computes the claims only there.
+(:func:`~.bounds.need_bounds`); phase 1 computes the claims only there
+(both in :func:`.claims._segments`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ import numba
 import numpy as np
 
 from .bounds import need_bounds
-from .sample import _sample
-from .solve import _clip, _dist, _segment_setup, _solve
-
-_BIG = 1e30
+from .claims import _segments
 
 
 class PullPlan(NamedTuple):
@@ -81,9 +79,12 @@ class PullPlan(NamedTuple):
     groups: int
 
 
-@numba.njit(cache=True)
 def pull_block(out, best, data, plan):
     """Backproject into one output block (in place) by pulling from the stack.
+
+    Plain Python around the compiled steps (:func:`~.bounds.need_bounds`,
+    :func:`_groups`): compiling this glue as well took seconds more at first
+    use.
 
     Parameters
     ----------
@@ -125,27 +126,126 @@ def pull_block(out, best, data, plan):
     # sample non-zero (phase 0 collects it, phase 1 computes only there)
     rows = np.empty((bz, by, 2), dtype=np.int64)
     pbox = np.empty((bz, 4), dtype=np.int64)
-    dense = _is_dense(need, plan.proj)
-    _groups(out, best, data, plan, need, rows, pbox, dense)
+    dense = bool(_is_dense(need, plan.proj))
+    ng = max(1, min(bz, plan.groups))
+    # scratch of every group: V (9, 3) and K (17,) of a segment (see
+    # _segment_setup), dot products R and their x steps S, the label vote's 8
+    # labels and weights, and the per-constraint values of _segments.
+    # Every array reaches the parallel loop as an argument of its own, the
+    # plan's fields too: inside the loop such arrays carry no reference count,
+    # while arrays made there or read from the record do, and their counting
+    # in the inner loops made the kernel ~1.5x slower.
+    _groups(
+        out,
+        best,
+        data,
+        plan.origin,
+        plan.scale,
+        plan.translate,
+        plan.centers,
+        plan.tangents,
+        plan.e_u,
+        plan.e_v,
+        plan.ids,
+        plan.boxes,
+        plan.proj,
+        plan.lut,
+        plan.width,
+        plan.height,
+        plan.spacing,
+        plan.mode,
+        plan.newton,
+        plan.closed,
+        need,
+        rows,
+        pbox,
+        dense,
+        np.empty((ng, 9, 3)),
+        np.empty((ng, 17)),
+        np.empty((ng, 9)),
+        np.empty((ng, 9)),
+        np.empty((ng, 8), dtype=data.dtype),
+        np.empty((ng, 8)),
+        np.empty((ng, 8, 4)),
+    )
 
 
 @numba.njit(cache=True, parallel=True)
-def _groups(out, best, data, plan, need, rows, pbox, dense):
-    """The only parallel loop (kept small: parallel code is slow to compile)."""
+def _groups(
+    out,
+    best,
+    data,
+    origin,
+    scale,
+    translate,
+    centers,
+    tangents,
+    e_u,
+    e_v,
+    ids,
+    boxes,
+    proj,
+    lut,
+    width,
+    height,
+    spacing,
+    mode,
+    newton,
+    closed,
+    need,
+    rows,
+    pbox,
+    dense,
+    Vs,
+    Ks,
+    Rs,
+    Ss,
+    labs,
+    wts,
+    cons,
+):
+    """The only parallel loop (kept small: parallel code is slow to compile).
+
+    The arguments are :class:`PullPlan`'s fields and the scratch of every
+    group (see :func:`pull_block`).
+    """
     bz = out.shape[0]
-    ng = max(1, min(bz, plan.groups))
+    ng = Vs.shape[0]
     for grp in numba.prange(ng):
         _group(
             out,
             best,
             data,
-            plan,
+            origin,
+            scale,
+            translate,
+            centers,
+            tangents,
+            e_u,
+            e_v,
+            ids,
+            boxes,
+            proj,
+            lut,
+            width,
+            height,
+            spacing,
+            mode,
+            newton,
+            closed,
             need,
             rows,
             pbox,
             dense,
             grp * bz // ng,
             (grp + 1) * bz // ng,
+            Vs[grp],
+            Ks[grp],
+            Rs[grp],
+            Ss[grp],
+            labs[grp],
+            wts[grp],
+            cons[grp],
         )
 
 
@@ -166,21 +266,44 @@ def _is_dense(need, proj):
     return True
 
 
-@numba.njit(cache=True)
-def _group(out, best, data, plan, need, rows, pbox, dense, g0, g1):
+@numba.njit(cache=True, error_model="numpy")
+def _group(
+    out,
+    best,
+    data,
+    origin,
+    scale,
+    translate,
+    centers,
+    tangents,
+    e_u,
+    e_v,
+    ids,
+    boxes,
+    proj,
+    lut,
+    width,
+    height,
+    spacing,
+    mode,
+    newton,
+    closed,
+    need,
+    rows,
+    pbox,
+    dense,
+    g0,
+    g1,
+    V,
+    K,
+    R,
+    S,
+    labels,
+    weights,
+    con,
+):
     """Output planes ``g0 <= kz < g1`` of the block (one thread)."""
     _, by, bx = out.shape
-    origin = plan.origin
-    # scratch: V (9, 3) and K (17,) of a segment (see _segment_setup), dot
-    # products R and their x steps S, the label vote's 8 labels and weights,
-    # and the per-constraint values of _constraints
-    V = np.empty((9, 3))
-    K = np.empty(17)
-    R = np.empty(9)
-    S = np.empty(9)
-    labels = np.empty(8, dtype=data.dtype)
-    weights = np.empty(8)
-    con = np.empty((8, 4))
     for kz in range(g0, g1):
         for ky in range(by):
             if dense:
@@ -192,35 +315,41 @@ def _group(out, best, data, plan, need, rows, pbox, dense, g0, g1):
     for phase in range(1 if dense else 0, 2):
         if phase == 1:
             _row_boxes(best, rows, pbox, origin, g0, g1)
-        for k in range(plan.ids.shape[0]):
-            if phase == 0 and need[k, 0] == 0.0:
-                continue
-            if phase == 0:  # the region where claims may be non-zero
-                kz0 = max(int(need[k, 5]) - origin[0], g0)
-                kz1 = min(int(need[k, 6]) - origin[0], g1 - 1)
-            else:
-                kz0 = max(plan.boxes[k, 0] - origin[0], g0)
-                kz1 = min(plan.boxes[k, 1] - origin[0], g1 - 1)
-            for kz in range(kz0, kz1 + 1):
-                _segment_plane(
-                    out,
-                    best,
-                    data,
-                    plan,
-                    need,
-                    rows,
-                    pbox,
-                    phase,
-                    k,
-                    kz,
-                    V,
-                    K,
-                    R,
-                    S,
-                    labels,
-                    weights,
-                    con,
-                )
+        _segments(
+            out,
+            best,
+            data,
+            origin,
+            scale,
+            translate,
+            centers,
+            tangents,
+            e_u,
+            e_v,
+            ids,
+            boxes,
+            proj,
+            lut,
+            width,
+            height,
+            spacing,
+            mode,
+            newton,
+            closed,
+            need,
+            rows,
+            pbox,
+            phase,
+            g0,
+            g1,
+            V,
+            K,
+            R,
+            S,
+            labels,
+            weights,
+            con,
+        )
 
 
 @numba.njit(cache=True)
@@ -243,271 +372,3 @@ def _row_boxes(best, rows, pbox, origin, g0, g1):
                 pbox[kz, 1] = origin[1] + ky
                 pbox[kz, 2] = min(pbox[kz, 2], rows[kz, ky, 0])
                 pbox[kz, 3] = max(pbox[kz, 3], rows[kz, ky, 1])
-
-
-@numba.njit(cache=True)
-def _planes(sid, n, closed, half):
-    """First plane ``i``, second plane, whether a true segment, and d_i bounds."""
-    if sid < 0:
-        i = 0
-    elif sid >= n - 1:
-        i = n - 1
-    else:
-        i = sid
-    is_seg = (0 <= sid < n - 1) or closed
-    nx_ = (i + 1) % n  # the segment's second plane
-    if sid < 0:
-        dlo, dhi = -half, 0.0
-    elif is_seg:
-        dlo, dhi = 0.0, _BIG
-    else:
-        dlo, dhi = 0.0, half
-    return i, nx_, is_seg, dlo, dhi
-
-
-@numba.njit(cache=True)
-def _segment_plane(
-    out,
-    best,
-    data,
-    plan,
-    need,
-    rows,
-    pbox,
-    phase,
-    k,
-    kz,
-    V,
-    K,
-    R,
-    S,
-    labels,
-    weights,
-    con,
-):
-    """Segment ``k`` on output plane ``kz``: collect rows (phase 0) or claim."""
-    _, by, bx = out.shape
-    origin = plan.origin
-    scale = plan.scale
-    translate = plan.translate
-    centers = plan.centers
-    tangents = plan.tangents
-    e_u = plan.e_u
-    e_v = plan.e_v
-    boxes = plan.boxes
-    proj = plan.proj
-    z = origin[0] + kz
-    pz = z * scale[0] + translate[0]
-    clo = con[0]
-    chi = con[1]
-    f0c = con[2]
-    gyc = con[3]
-    gxc = con[4]
-    inv = con[5]
-    blo = con[6]
-    bhi = con[7]
-    i, nx_, is_seg, dlo, dhi = _planes(
-        plan.ids[k], centers.shape[0], plan.closed, plan.spacing / 2.0
-    )
-    # linear constraints lo <= (p - ref) . normal <= hi that bound the
-    # segment: d_i, the hull's extent along e_u,i and e_v,i, d_{i+1}
-    nc = 4 if is_seg else 3
-    clo[0], chi[0] = dlo - 1e-9, dhi + 1e-9
-    if phase == 0:
-        clo[1], chi[1] = need[k, 1], need[k, 2]
-        clo[2], chi[2] = need[k, 3], need[k, 4]
-    else:
-        clo[1], chi[1] = proj[k, 0], proj[k, 1]
-        clo[2], chi[2] = proj[k, 2], proj[k, 3]
-    clo[3], chi[3] = -_BIG, 1e-9
-    x0 = float(max(boxes[k, 4], origin[2]))
-    x1 = float(min(boxes[k, 5], origin[2] + bx - 1))
-    ylo = float(max(boxes[k, 2], origin[1]))
-    yhi = float(min(boxes[k, 3], origin[1] + by - 1))
-    if phase == 0:
-        x0 = max(x0, need[k, 9])
-        x1 = min(x1, need[k, 10])
-        ylo = max(ylo, need[k, 7])
-        yhi = min(yhi, need[k, 8])
-        if x0 > x1 or ylo > yhi:
-            return
-    else:
-        x0 = max(x0, float(pbox[kz, 2]))
-        x1 = min(x1, float(pbox[kz, 3]))
-        ylo = max(ylo, float(pbox[kz, 0]))
-        yhi = min(yhi, float(pbox[kz, 1]))
-        if x0 > x1 or ylo > yhi:
-            return
-        _segment_setup(i, nx_, is_seg, tangents, e_u, e_v, centers, V, K)
-    for c in range(nc):
-        ref = i if c < 3 else nx_
-        # normals t_i, e_u,i, e_v,i, t_{i+1}
-        if c == 0 or c == 3:
-            nv = tangents[ref]
-        elif c == 1:
-            nv = e_u[i]
-        else:
-            nv = e_v[i]
-        # value at voxel (z, 0, 0), and per-index slopes along y and x
-        f0c[c] = (
-            (pz - centers[ref, 0]) * nv[0]
-            + (translate[1] - centers[ref, 1]) * nv[1]
-            + (translate[2] - centers[ref, 2]) * nv[2]
-        )
-        gyc[c] = scale[1] * nv[1]
-        gxc[c] = scale[2] * nv[2]
-        # y range where some x in [x0, x1] satisfies the constraint
-        gmin = min(gxc[c] * x0, gxc[c] * x1)
-        gmax = max(gxc[c] * x0, gxc[c] * x1)
-        ylo, yhi = _clip(ylo, yhi, f0c[c], gyc[c], clo[c] - gmax, chi[c] - gmin)
-    if ylo > yhi:
-        return
-    # per constraint: x bounds are (bound - f) * inv, in order
-    for c in range(nc):
-        if abs(gxc[c]) < 1e-12:
-            inv[c] = 0.0
-        else:
-            inv[c] = 1.0 / gxc[c]
-        if inv[c] >= 0.0:
-            blo[c], bhi[c] = clo[c], chi[c]
-        else:
-            blo[c], bhi[c] = chi[c], clo[c]
-    ya = int(np.ceil(ylo - 1e-6))
-    yb = int(np.floor(yhi + 1e-6))
-    for y in range(ya, yb + 1):
-        xlo, xhi = x0, x1
-        for c in range(nc):
-            f = f0c[c] + gyc[c] * y
-            if inv[c] == 0.0:
-                if f < clo[c] or f > chi[c]:
-                    xlo = 1.0
-                    xhi = 0.0
-            else:
-                xlo = max(xlo, (blo[c] - f) * inv[c])
-                xhi = min(xhi, (bhi[c] - f) * inv[c])
-        if xlo > xhi:
-            continue
-        xa = int(np.ceil(xlo - 1e-6))
-        xb = int(np.floor(xhi + 1e-6))
-        xa = max(xa, origin[2])
-        xb = min(xb, origin[2] + bx - 1)
-        ky = y - origin[1]
-        if phase == 0:
-            if xa <= xb:
-                rows[kz, ky, 0] = min(rows[kz, ky, 0], xa)
-                rows[kz, ky, 1] = max(rows[kz, ky, 1], xb)
-            continue
-        xa = max(xa, rows[kz, ky, 0])
-        xb = min(xb, rows[kz, ky, 1])
-        if xa <= xb:
-            _claim_row(
-                out,
-                best,
-                data,
-                plan,
-                kz,
-                y,
-                xa,
-                xb,
-                i,
-                nx_,
-                is_seg,
-                dlo,
-                dhi,
-                V,
-                K,
-                R,
-                S,
-                labels,
-                weights,
-            )
-
-
-@numba.njit(cache=True, inline="always")
-def _claim_row(
-    out,
-    best,
-    data,
-    plan,
-    kz,
-    y,
-    xa,
-    xb,
-    i,
-    nx_,
-    is_seg,
-    dlo,
-    dhi,
-    V,
-    K,
-    R,
-    S,
-    labels,
-    weights,
-):
-    """Claims of one segment on voxels ``xa..xb`` of row ``y`` of plane ``kz``."""
-    origin = plan.origin
-    scale = plan.scale
-    translate = plan.translate
-    centers = plan.centers
-    tangents = plan.tangents
-    spacing = plan.spacing
-    au = plan.width * spacing / 2.0
-    av = plan.height * spacing / 2.0
-    cu = (plan.width - 1) / 2.0
-    cv = (plan.height - 1) / 2.0
-    n = centers.shape[0]
-    pz = (origin[0] + kz) * scale[0] + translate[0]
-    py = y * scale[1] + translate[1]
-    ky = y - origin[1]
-    # dot products of q = p - c_i with V at x = xa, and their steps
-    q0 = pz - centers[i, 0]
-    q1 = py - centers[i, 1]
-    q2 = xa * scale[2] + translate[2] - centers[i, 2]
-    for c in range(2, 9):
-        R[c] = q0 * V[c, 0] + q1 * V[c, 1] + q2 * V[c, 2]
-        S[c] = scale[2] * V[c, 2]
-    for x in range(xa, xb + 1):
-        if x > xa:
-            for c in range(2, 9):
-                R[c] += S[c]
-        # signed distances to the planes: always the same expression of
-        # (plane, voxel), so that neighbouring segments agree exactly on
-        # which side a voxel lies
-        px = x * scale[2] + translate[2]
-        di = _dist(centers, tangents, i, pz, py, px)
-        if is_seg:
-            dn = _dist(centers, tangents, nx_, pz, py, px)
-            if not (di >= 0.0 and dn < 0.0):
-                continue
-            t, a, b = _solve(R, K, di / (di - dn), plan.newton)
-        else:
-            if not (di >= dlo and di < dhi):
-                continue
-            t = 0.0
-            a = R[5]
-            b = R[7]
-        if abs(a) > au or abs(b) > av:
-            continue
-        dist = a * a + b * b
-        kx = x - origin[2]
-        if dist < best[kz, ky, kx]:
-            best[kz, ky, kx] = dist
-            _sample(
-                data,
-                plan.lut,
-                n,
-                plan.height,
-                plan.width,
-                i + t,
-                b / spacing + cv,
-                a / spacing + cu,
-                plan.mode,
-                out,
-                kz,
-                ky,
-                kx,
-                labels,
-                weights,
-                plan.closed,
-            )
