@@ -89,10 +89,12 @@ def test_backprojection_file_reopens_as_labels(tmp_path):
     vol[:, 10:14, 10:14] = 200
     path = np.array([[2.0, 12, 12], [17.0, 12, 12]])
     st, geom = straighten(vol, path, width=9, height=9)
+    geom.options["units"] = ["micrometer"] * 3  # as the Straighten widget records
     seg = (st > 100).astype(np.uint8)
     out, offset = write_backprojection(seg, geom, tmp_path / "seg.tif")
     [(data, meta, layer_type)] = get_reader(str(out))(str(out))
     assert layer_type == "labels"
+    assert meta["units"] == ["micrometer"] * 3
     assert np.issubdtype(data.dtype, np.integer)
     assert set(np.unique(np.asarray(data))) == {0, 1}
     np.testing.assert_allclose(meta["translate"], np.asarray(offset, float))

@@ -233,11 +233,15 @@ def test_units_travel_into_layers_and_files(helix, small_helix, qtbot, tmp_path)
     helix.add_labels(seg, name="seg", scale=straight.scale, units=straight.units)
     bp = BackprojectWidget(helix)
     bp.layer.value = helix.layers["seg"]
+    bp_out = tmp_path / "seg.tif"
+    bp.save_file.value = bp_out
     bp.run_button.click()
     qtbot.waitUntil(lambda: "seg backprojected" in helix.layers, timeout=60000)
     assert [str(u) for u in helix.layers["seg backprojected"].units] == [
         "micrometer"
     ] * 3
+    _, md = read_tiff(bp_out)  # the backprojected file keeps them too
+    assert md["units"] == ["micrometer"] * 3
 
 
 # --------------------------------------------------------------- 7 stale results

@@ -92,8 +92,9 @@ def write_backprojection(
     the slab size. It is written under a temporary name and renamed when
     complete: a cancelled or failed run leaves nothing behind. The TIFF
     metadata holds ``offset``, ``scale``, ``translate`` (see
-    :func:`placement`), ``kind`` ("labels" or "image") and the
-    ``source_shape``; :func:`napari_backproject.io.tiff.read_tiff` returns it.
+    :func:`placement`), ``kind`` ("labels" or "image"), the
+    ``source_shape`` and the ``units`` if the geometry records them;
+    :func:`napari_backproject.io.tiff.read_tiff` returns it.
 
     Parameters
     ----------
@@ -187,6 +188,8 @@ def write_backprojection(
         "kind": kind,
         "source_shape": list(g.source_shape),
     }
+    if g.options.get("units"):  # the source's units (Straighten records them)
+        metadata["units"] = [str(u) for u in g.options["units"]]
     if is_ome_zarr_path(path):  # OME-Zarr pyramid (io.ome_zarr)
         metadata["geometry"] = g.to_dict()
         written = write_ome_zarr(

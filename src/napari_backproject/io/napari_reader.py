@@ -1,7 +1,7 @@
 """npe2 reader: open TIFF files lazily, with napari-backproject metadata.
 
 The data come back as a dask array (nothing is read until napari displays a
-plane); ``scale``/``translate`` and the stored metadata dict (e.g. a
+plane); ``scale``/``translate``/``units`` and the stored metadata dict (e.g. a
 straightened stack's ``geometry``) are taken from the file. Files whose
 metadata says ``layer_type`` (or ``kind``) ``labels`` open as a Labels layer.
 """
@@ -57,6 +57,9 @@ def _layer_tuple(path: Path) -> tuple:
         val = md.get(key)
         if val is not None and len(val) == spatial:
             meta[key] = [float(v) for v in val]
+    units = md.get("units")
+    if units is not None and len(units) == spatial:
+        meta["units"] = [str(u) for u in units]
     if layer_type == "labels" and data.dtype.kind not in "iub":
         layer_type = "image"  # napari labels must be integers
     if layer_type == "labels" and data.dtype.kind == "b":
