@@ -27,7 +27,7 @@ from pathlib import Path
 STEPS = ("make", "straighten", "bp_lazy", "bp_numpy")
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 step, n, fmt, d = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 sched = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
@@ -68,7 +68,10 @@ with scheduler(sched):
         out = f"{d}/bp-{step}-{'dist' if sched else 'one'}.{fmt}"
         write_backprojection(seg, g, out, extent="full")
     dt = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+# peak RSS of this process image: VmHWM (ru_maxrss would include the
+# parent's RSS, inherited across fork + exec on Linux)
+with open("/proc/self/status") as fh:
+    rss = next(int(x.split()[1]) for x in fh if x.startswith("VmHWM:")) / 2**20
 print(json.dumps({"time": dt, "rss_gib": rss}))
 """
 

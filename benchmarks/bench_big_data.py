@@ -39,7 +39,7 @@ import numpy as np
 from benchmarks.harness import Case
 
 _OOC = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 import numpy as np
 n, mode, fmt, d = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 from napari_backproject import save_straightened, straighten, write_backprojection
@@ -57,11 +57,14 @@ del vol, st
 seg = (read_volume(src)[0] > 100).astype(np.uint8)
 if mode == "numpy":
     seg = seg.compute()
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm():  # peak RSS of this process image, KiB (ru_maxrss includes the parent's)
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) for x in fh if x.startswith("VmHWM:"))
+rss0 = hwm()
 t0 = time.perf_counter()
 write_backprojection(seg, g, os.path.join(d, f"bp-{mode}.{fmt}"), extent="full")
 dt = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss = hwm()
 print(json.dumps({"time": dt, "rss_gib": rss / 2**20, "rss_before_gib": rss0 / 2**20}))
 """
 
