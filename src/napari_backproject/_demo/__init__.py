@@ -54,10 +54,25 @@ def run_demo(headless: bool = False, out: str | Path | None = None):
         summary = {"steps": STEPS, "files": sorted(set(context["files"]))}
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     if headless:
+        _finish_workers()
         viewer.close()
         return None
     napari.run()
     return viewer
+
+
+def _finish_workers(timeout_ms: int = 300_000) -> None:
+    """Stop the widgets' background jobs (warm-ups, lazy rows) before closing.
+
+    A worker that finishes after its widget is deleted emits into a deleted
+    Qt object, which aborts the process; so ask them all to quit, wait, and
+    deliver their last signals while the widgets still exist.
+    """
+    from qtpy.QtWidgets import QApplication
+    from superqt.utils import WorkerBase
+
+    WorkerBase.await_workers(msecs=timeout_ms)
+    QApplication.processEvents()
 
 
 def screenshot(viewer, out: Path | None, name: str, context: dict) -> None:

@@ -40,8 +40,7 @@ def _window_png(viewer, path: Path, width: int = 1200) -> None:
     pil = Image.fromarray(np.asarray(img)[..., :3])
     if pil.width > width:
         pil = pil.resize((width, round(pil.height * width / pil.width)), Image.LANCZOS)
-    pil = pil.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=0)
-    pil.save(path, optimize=True)
+    pil.save(path, optimize=True)  # RGB: the demo's screenshots are all colour
 
 
 def run(viewer, out: Path | None, context: dict) -> None:
