@@ -1,8 +1,12 @@
 """The eight-pixel FBP back projection (kernels/llvm/simd.py) against the scalar loop.
 
-Both do the same operations in the same order, so they must agree exactly,
-for both output dtypes, odd and even sizes, rows shorter than eight pixels
-and angle counts that are not a multiple of four.
+Both do the same operations in the same order, so they agree to rounding:
+exactly on the CPU the kernels were tuned on, and within a few units in the
+last place where the compiler schedules or fuses the two loops' floating
+point differently for the target CPU (compiled with
+``NUMBA_CPU_NAME=generic`` they differ by up to 3e-14 on values of order 5).
+Checked for both output dtypes, odd and even sizes, rows shorter than eight
+pixels and angle counts that are not a multiple of four.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ def _problem(size, n_angles, n_det, seed=0):
     return linear_table(filtered), np.cos(theta), np.sin(theta)
 
 
+def _assert_same(vector, scalar):
+    """Equal up to a few ulps of the output's scale (any target CPU)."""
+    eps = np.finfo(scalar.dtype).eps
+    scale = max(float(np.abs(scalar).max()), 1.0)
+    np.testing.assert_allclose(vector, scalar, rtol=0, atol=256 * eps * scale)
+
+
 def _both(size, n_angles, n_det, circle, dtype, seed=0, parallel=False):
     table, cos_a, sin_a = _problem(size, n_angles, n_det, seed)
     run = backproject if parallel else backproject_serial
@@ -41,16 +52,16 @@ def _both(size, n_angles, n_det, circle, dtype, seed=0, parallel=False):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("size", [37, 64])
 @pytest.mark.parametrize("circle", [True, False])
-def test_vector_rows_equal_scalar_rows_exactly(dtype, size, circle):
+def test_vector_rows_equal_scalar_rows(dtype, size, circle):
     # a detector wider than the image's diagonal: every row is a fast row
     scalar, vector = _both(size, 19, 2 * size + 3, circle, dtype)
     assert np.abs(scalar).max() > 0
-    np.testing.assert_array_equal(vector, scalar)
+    _assert_same(vector, scalar)
 
 
 def test_vector_threads_equal_scalar():
     scalar, vector = _both(96, 24, 140, True, np.float64, parallel=True)
-    np.testing.assert_array_equal(vector, scalar)
+    _assert_same(vector, scalar)
 
 
 @settings(max_examples=25, deadline=None)
@@ -65,7 +76,7 @@ def test_vector_equals_scalar_for_any_geometry(size, n_angles, extra, circle, se
     """Narrow detectors (checked rows), tiny images, odd angle counts."""
     n_det = max(1, size + extra)
     scalar, vector = _both(size, n_angles, n_det, circle, np.float64, seed)
-    np.testing.assert_array_equal(vector, scalar)
+    _assert_same(vector, scalar)
 
 
 def test_linear_table_matches_np_interp():
