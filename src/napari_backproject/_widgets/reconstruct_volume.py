@@ -247,14 +247,7 @@ class VolumePanel:
                 f"save to: {path.name!r} is neither TIFF nor OME-Zarr; use a name "
                 "ending in .tif, .tiff or .zarr."
             )
-        if suffix == ".zarr":
-            if not path.resolve().parent.is_dir():
-                raise ValueError(
-                    f"save to: the folder {str(path.resolve().parent)!r} does not "
-                    "exist; create it first."
-                )
-            return path
-        return check_output_path(path)
+        return check_output_path(path, VOLUME_SUFFIXES)
 
     def run(self):
         """Reconstruct the chosen projection stack lazily; returns the worker.
