@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..multiscale import level_grid
+from ..multiscale import level_grid, level_names
 
 #: key of the per-level ``{"scale": [...], "translate": [...]}`` in ``layer.metadata``
 LEVELS_KEY = "multiscale"
@@ -79,10 +79,8 @@ def level_labels(layer: Any, units: Any = None) -> list[str]:
     """
     if isinstance(units, (list, tuple)):
         units = units[-1] if units else None
-    unit = f" {units}" if units and str(units) not in ("pixel", "px") else ""
-    out = []
-    for k, (a, s, _) in enumerate(layer_levels(layer)):
-        shp = "×".join(str(int(v)) for v in a.shape)
-        vox = "×".join(f"{v:.4g}" for v in s)
-        out.append(f"{k}: {shp}, voxel {vox}{unit}")
-    return out
+    unit = str(units) if units and str(units) not in ("pixel", "px") else None
+    levels = layer_levels(layer)
+    return level_names(
+        [a for a, _, _ in levels], scales=[s for _, s, _ in levels], units=unit
+    )
