@@ -27,8 +27,15 @@ from ._progress import ProgressCallback, report
 from .geometry import make_slice_geometry, validate_scale_translate
 from .kernels.sample import sample_planes
 from .slice_geometry import SliceGeometry
+from .straighten_output import geometry_json_path, save_straightened
 
-__all__ = ["straighten", "save_straightened", "plane_bounding_box", "sample_geometry"]
+__all__ = [
+    "geometry_json_path",
+    "plane_bounding_box",
+    "sample_geometry",
+    "save_straightened",
+    "straighten",
+]
 
 _TARGET_CHUNK_BYTES = 16 * 2**20
 
@@ -513,98 +520,3 @@ def _lazy(volume, geometry, blocks, out_shape, out_dtype, kw, progress):
     if not parts:  # pragma: no cover - geometry always has >= 1 plane
         return da.zeros(out_shape, dtype=out_dtype)
     return da.concatenate(parts, axis=0)
-
-
-def save_straightened(
-    path: Any,
-    data: Any,
-    geometry: SliceGeometry,
-    **write_kw: Any,
-) -> tuple[Any, Any]:
-    """Write a straightened stack as ``OUT.tif`` plus ``OUT.geometry.json``.
-
-    A path ending in ``.zarr`` is written as an OME-Zarr pyramid with
-    :func:`napari_backproject.io.ome_zarr.write_ome_zarr` instead (geometry
-    in its attributes and beside it: ``out.zarr`` -> ``out.geometry.json``;
-    ``write_kw`` then goes to that function: ``overwrite``, ``progress``,
-    ``levels``, ``kind``, ...). ``IMAGE.zarr/labels/NAME`` adds a label
-    image to an existing OME-Zarr image (a stack straightened with
-    ``order=0`` from labels).
-
-    The TIFF is written chunk by chunk with
-    :func:`napari_backproject.io.tiff.write_tiff` (its metadata also holds the
-    geometry under ``"geometry"``); the geometry JSON goes beside it with the
-    TIFF's suffix replaced: ``out.tif`` -> ``out.geometry.json``.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        Output TIFF path (``.tif``/``.tiff``; a folder with ``folder=True``).
-    data : array_like
-        The straightened stack (NumPy or dask).
-    geometry : SliceGeometry
-        Its geometry.
-    **write_kw
-        Passed to :func:`~napari_backproject.io.tiff.write_tiff`
-        (``compression``, ``folder``, ``progress``, ...).
-
-    Returns
-    -------
-    tif_path, json_path : pathlib.Path
-
-    Examples
-    --------
-    >>> # save_straightened("axon.tif", out, geometry)  # axon.tif, axon.geometry.json
-    """
-    from pathlib import Path
-
-    from .io.tiff import write_tiff
-
-    if not isinstance(geometry, SliceGeometry):
-        geometry = SliceGeometry.coerce(geometry)
-    if tuple(data.shape[:3]) != geometry.straightened_shape:
-        raise ValueError(
-            f"data shape {tuple(data.shape)} does not match the geometry's "
-            f"straightened shape {geometry.straightened_shape}."
-        )
-    path = Path(path)
-    json_path = geometry_json_path(path)
-    md = dict(write_kw.pop("metadata", None) or {})
-    md["geometry"] = geometry.to_dict()
-    md.setdefault("kind", "straightened")
-    D = geometry.spacing
-    scale = write_kw.pop("scale", [D, D, D])
-    from .io.ome_zarr import is_ome_zarr_path
-
-    if is_ome_zarr_path(path):  # OME-Zarr pyramid (or IMAGE.zarr/labels/NAME)
-        from .io.ome_zarr import write_ome_zarr
-
-        md.pop("kind")
-        write_kw.pop("compression", None)  # zarr's own codec (zstd) is used
-        labels = geometry.options.get("order") == 0
-        write_kw.setdefault("kind", "labels" if labels else "image")
-        out = write_ome_zarr(data, path, scale=scale, metadata=md, **write_kw)
-        geometry.to_json(json_path)
-        return out, json_path
-    tif = write_tiff(data, path, metadata=md, scale=scale, **write_kw)
-    geometry.to_json(json_path)
-    return tif, json_path
-
-
-def geometry_json_path(path: Any):
-    """``out.tif`` -> ``out.geometry.json`` (the name :func:`save_straightened` uses).
-
-    Examples
-    --------
-    >>> geometry_json_path("a/b.tif").name
-    'b.geometry.json'
-    """
-    from pathlib import Path
-
-    path = Path(path)
-    stem = path.name
-    for suf in (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".ome.zarr", ".zarr"):
-        if stem.lower().endswith(suf):
-            stem = stem[: -len(suf)]
-            break
-    return path.with_name(stem + ".geometry.json")

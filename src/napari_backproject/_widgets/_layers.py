@@ -218,7 +218,7 @@ def distinct_geometries(
     >>> distinct_geometries([(g, "a"), (g, "b")])  # doctest: +SKIP
     [(g, 'a')]
     """
-    from .._jobs import same_geometry
+    from .._job_inputs import same_geometry
 
     out: list[tuple[SliceGeometry, str]] = []
     for g, name in found:

@@ -18,12 +18,8 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import (
-    TIFF_SUFFIXES,
-    backproject_job,
-    check_memory,
-    check_output_path,
-)
+from .._job_inputs import TIFF_SUFFIXES, check_memory, check_output_path
+from .._jobs import backproject_job
 from ..backproject import placement
 from ..slice_geometry import SliceGeometry
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of

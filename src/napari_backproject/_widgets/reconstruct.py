@@ -29,15 +29,12 @@ from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QLabel, QPushButton, QWidget
 
-from .._jobs import (
-    Partial,
+from .._job_inputs import (
     check_output_path,
     check_sinogram_orientation,
-    fbp_job,
-    sart_job,
-    saving_job,
     sinogram_theta,
 )
+from .._jobs import Partial, fbp_job, sart_job, saving_job
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
 from .reconstruct_preview import PREVIEW_NAME, SlicePreview

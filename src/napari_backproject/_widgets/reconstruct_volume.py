@@ -23,7 +23,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, FloatSpinBox, SpinBox
 
 from .._ct.projections import check_projections, projection_angles, reconstruct_volume
-from .._jobs import available_memory, check_output_path
+from .._job_inputs import available_memory, check_output_path
 from .._volume_jobs import VOLUME_SUFFIXES, RowCache, RowShown, volume_job
 from ._dock import layers_guard, units_of
 from ._projections import projections_layer

@@ -25,7 +25,8 @@ from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import check_output_path, saving_job, sinogram_job, uniform_theta
+from .._job_inputs import check_output_path, uniform_theta
+from .._jobs import saving_job, sinogram_job
 from ._dock import dock_layout, follow_layers, layers_guard, persist, units_of
 from ._job import JobControls
 

@@ -24,7 +24,8 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels, Points, Shapes
 from qtpy.QtWidgets import QPushButton, QWidget
 
-from .._jobs import TIFF_SUFFIXES, check_memory, check_output_path, straighten_job
+from .._job_inputs import TIFF_SUFFIXES, check_memory, check_output_path
+from .._jobs import straighten_job
 from ..geometry import make_slice_geometry
 from ..slice_geometry import SliceGeometry
 from ._dock import (
