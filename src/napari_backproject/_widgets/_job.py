@@ -13,7 +13,11 @@ and makes what happens visible, once:
 - the Run buttons are disabled while a job runs and enabled again when it
   ends (returned, failed or cancelled);
 - a ``guard`` checks, when results arrive, that the job's inputs are still in
-  the viewer; if not, the results are dropped with a notice.
+  the viewer; if not, the results are dropped with a notice;
+- when the panel is destroyed (its dock widget or the viewer closed while a
+  job runs), the job and the warm-up are asked to stop and their late
+  signals are ignored: a slot touching a deleted Qt widget would raise, and
+  PyQt aborts the whole process on an exception in a slot.
 """
 
 from __future__ import annotations
@@ -104,6 +108,30 @@ class JobControls(QWidget):
         self.warmup_worker = None
         self._next_warmup: tuple | None = None
         self._warmup_stop = threading.Event()
+        #: False once the Qt side of this panel is deleted (see ``_slot``)
+        self._alive = [True]
+        self.destroyed.connect(_stop_when_destroyed(self))
+
+    def _slot(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function`` as a worker slot that does nothing once the panel is gone.
+
+        A job or warm-up can end after the viewer was closed; its signals
+        then reach widgets whose Qt objects are deleted.
+        """
+        alive = self._alive
+
+        def slot(*args: Any) -> None:
+            if not alive[0]:
+                return
+            try:
+                function(*args)
+            except RuntimeError as exc:
+                if "has been deleted" not in str(exc):
+                    raise
+                alive[0] = False
+                logger.info("late job signal ignored: the widget was closed")
+
+        return slot
 
     @property
     def running(self) -> bool:
@@ -226,13 +254,13 @@ class JobControls(QWidget):
             on_returned(value)
 
         if hasattr(worker, "yielded"):
-            worker.yielded.connect(_yielded)
-        worker.returned.connect(_returned)
-        worker.errored.connect(_errored)
-        worker.warned.connect(_warned)
+            worker.yielded.connect(self._slot(_yielded))
+        worker.returned.connect(self._slot(_returned))
+        worker.errored.connect(self._slot(_errored))
+        worker.warned.connect(self._slot(_warned))
         if hasattr(worker, "aborted"):
-            worker.aborted.connect(_aborted)
-        worker.finished.connect(_finished)
+            worker.aborted.connect(self._slot(_aborted))
+        worker.finished.connect(self._slot(_finished))
         self.worker = worker
         self.cancel_button.setEnabled(True)
         self._set_buttons(False)
@@ -310,10 +338,30 @@ class JobControls(QWidget):
             except RuntimeError:  # pragma: no cover - widget deleted meanwhile
                 pass
 
-        worker.errored.connect(_errored)
-        worker.finished.connect(_finished)
+        worker.errored.connect(self._slot(_errored))
+        worker.finished.connect(self._slot(_finished))
         self.warmup_worker = worker
         if not self.running:
             self.status.setText(COMPILING)
         worker.start()
         return worker
+
+
+def _stop_when_destroyed(controls: JobControls) -> Callable[..., None]:
+    """A slot for ``controls.destroyed``: stop its job and warm-up, mute them.
+
+    It only touches Python attributes (the Qt object is already gone).
+    """
+
+    def stop(*_: Any) -> None:
+        controls._alive[0] = False
+        controls._warmup_stop.set()
+        controls._next_warmup = None
+        for worker in (controls.worker, controls.warmup_worker):
+            if worker is not None:
+                try:
+                    worker.quit()
+                except RuntimeError:  # pragma: no cover - worker deleted too
+                    pass
+
+    return stop
