@@ -5,10 +5,12 @@ from __future__ import annotations
 import dask
 import dask.array as da
 import numpy as np
+import pytest
 from dask.optimization import cull
 
 from napari_backproject import backproject, straighten, write_backprojection
 from napari_backproject.data import helix_neurite
+from napari_backproject.io import tiff
 from napari_backproject.io._blocks import iter_blocks
 from napari_backproject.io.tiff import read_tiff, write_tiff
 
@@ -38,11 +40,15 @@ def test_graph_of_one_slab_does_not_grow_with_the_volume():
     assert counts[0][0] < 40
 
 
-def test_lazy_segmentation_written_equals_numpy(tmp_path):
+@pytest.mark.parametrize("pages_per_chunk", [None, 5])
+def test_lazy_segmentation_written_equals_numpy(tmp_path, monkeypatch, pages_per_chunk):
     s = helix_neurite(shape=(48, 40, 40), scale=(2.0, 1.0, 1.0), radius=3.0)
     st, g = straighten(s.volume, s.points, width=15, height=15, scale=s.scale)
     p = write_tiff(st, tmp_path / "st.tif")
+    if pages_per_chunk:  # slabs that gather slices across several chunks
+        monkeypatch.setattr(tiff, "READ_CHUNK_BYTES", pages_per_chunk * st[0].nbytes)
     lazy_seg = (read_tiff(p)[0] > 120).astype(np.uint16) * 7
+    assert lazy_seg.chunks[0][0] == (pages_per_chunk or st.shape[0])
     ref, off = backproject(np.asarray(lazy_seg), g, extent="full", chunk_z=3)
     assert set(np.unique(ref).tolist()) == {0, 7}
     out, off2 = write_backprojection(

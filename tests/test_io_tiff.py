@@ -9,8 +9,11 @@ import dask.array as da
 import numpy as np
 import pytest
 import tifffile
+from dask.core import flatten
+from dask.optimization import cull
 
 from napari_backproject._progress import Cancelled
+from napari_backproject.io import tiff
 from napari_backproject.io.tiff import METADATA_KEY, read_tiff, write_tiff
 
 
@@ -166,11 +169,25 @@ def test_bigtiff_switch(tmp_path, vol):
         assert not tf.is_bigtiff
 
 
-def test_read_is_lazy(tmp_path, vol):
+def test_read_is_lazy(tmp_path, vol, monkeypatch):
     p = write_tiff(vol, tmp_path / "l.tif")
     data, _ = read_tiff(p)
-    assert data.chunks[0] == (1,) * 9  # one page per chunk: slices read on demand
+    assert data.chunks[0] == (9,)  # small pages: grouped into one chunk
     np.testing.assert_array_equal(data[3:5, 2:4].compute(), vol[3:5, 2:4])
+    # chunks of ~READ_CHUNK_BYTES: a slice reads only the chunk that holds it
+    page = vol[0].nbytes
+    monkeypatch.setattr(tiff, "READ_CHUNK_BYTES", 4 * page)
+    data, _ = read_tiff(p)
+    assert data.chunks == ((4, 4, 1), (21,), (34,))
+    sub = data[5:7, 2:4]
+    graph, _ = cull(dict(sub.__dask_graph__()), list(flatten(sub.__dask_keys__())))
+    assert [k for k in graph if k[0] == data.name] == [(data.name, 1, 0, 0)]
+    np.testing.assert_array_equal(sub.compute(), vol[5:7, 2:4])
+    # pages of at least READ_CHUNK_BYTES keep the file's own chunks (strips)
+    monkeypatch.setattr(tiff, "READ_CHUNK_BYTES", page)
+    data, _ = read_tiff(p)
+    assert data.chunks[0] == (1,) * 9
+    np.testing.assert_array_equal(data.compute(), vol)
 
 
 def test_foreign_tiff_imagej_scale(tmp_path):
@@ -208,3 +225,20 @@ def test_write_errors(tmp_path, vol):
 
 
 # ---------------------------------------------------------------- path files
+
+
+def test_grouped_pages_read_directly_pickle_and_follow_rewrites(tmp_path, vol):
+    import pickle
+
+    p = write_tiff(vol, tmp_path / "g.tif")
+    data, _ = read_tiff(p)
+    np.testing.assert_array_equal(data[2:7:2, 3:9].compute(), vol[2:7:2, 3:9])
+    np.testing.assert_array_equal(data[4].compute(), vol[4])
+    # a dask.distributed worker gets the array by pickle and reopens the file
+    again = pickle.loads(pickle.dumps(data))
+    np.testing.assert_array_equal(again.compute(scheduler="threads"), vol)
+    # the same path rewritten is another array (no stale dask cache hit)
+    write_tiff(vol[::-1].copy(), p)
+    data2, _ = read_tiff(p)
+    assert data2.name != data.name
+    np.testing.assert_array_equal(data2.compute(), vol[::-1])

@@ -40,6 +40,28 @@ def test_import_changes_no_numba_setting():
     assert r.stdout.startswith("same")
 
 
+def test_openmp_workers_sleep_unless_the_user_chose():
+    # libgomp's spinning workers starved the threads that stream chunks
+    code = """
+        import os
+        import napari_backproject
+        print(os.environ["OMP_WAIT_POLICY"])
+        """
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["PASSIVE"]
+    r = _run(code, OMP_WAIT_POLICY="ACTIVE")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["ACTIVE"]
+
+
 def _jobs():
     s = helix_neurite(shape=(48, 48, 48), scale=(1.0, 1.0, 1.0), seed=1)
 
