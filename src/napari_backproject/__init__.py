@@ -15,18 +15,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import os as _os
-
-# numba's "omp" threading layer (GNU libgomp) lets its workers spin-wait after
-# every parallel kernel (up to ~300k pause loops, milliseconds on recent
-# CPUs). Between the per-slab kernels of a streamed backprojection the
-# process reads, thresholds and compresses chunks in other threads; on a
-# 2-core machine the spinning workers took their CPU: the same slab kernel
-# took 13 ms instead of 1.3 ms. Sleeping workers (read by libgomp when it
-# loads, at the first parallel launch) cost a wake-up of microseconds per
-# launch. The user's own setting wins; no effect on the tbb/workqueue layers.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 # Functions are imported eagerly: two of them share their module's name
 # (``straighten``, ``backproject``), and a lazy attribute would be replaced by
 # the module as soon as someone imports ``napari_backproject.straighten``.

@@ -52,6 +52,9 @@ def numba_threads(threads: int) -> Iterator[None]:
     """
     import numba
 
+    from ..kernels._threading import prefer_sleeping_workers
+
+    prefer_sleeping_workers()
     before = numba.get_num_threads()
     if threads >= before:
         yield
