@@ -169,7 +169,10 @@ class SartSetup:
             image=image,
             thetas_deg=np.ascontiguousarray(self.theta[order]),
             projections=np.ascontiguousarray(self.projections[order]),
-            shifts=np.ascontiguousarray(self.shifts[order]),
+            # None without shifts: the shifted-ray path is then not compiled
+            shifts=(
+                np.ascontiguousarray(self.shifts[order]) if self.shifts.any() else None
+            ),
             relaxation=self.relaxation,
             lo=self.clip[0] if do_clip else zero,
             hi=self.clip[1] if do_clip else zero,

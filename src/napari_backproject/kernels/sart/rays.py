@@ -257,8 +257,11 @@ def sart_rays(
     image : (M, L) array (float32/float64)
         Current estimate, shared by the threads, as in
         :func:`.reference.sart_angles_serial`.
-    theta_deg, shift : float (image dtype)
-        Angle in degrees and projection shift.
+    theta_deg : float (image dtype)
+        Angle in degrees.
+    shift : float (image dtype) or None
+        Projection shift. None: no shift (as 0, but only the code for
+        mirrored pairs is compiled, not the shifted-ray path).
     projection : (P,) array (image dtype)
         The sinogram column of this angle.
     relaxation : float (image dtype)
@@ -292,10 +295,27 @@ def sart_rays(
     g0 = 4 * GAP_RAYS * part
     rec_i[g0 : g0 + 4 * GAP_RAYS, 0] = 0
     scale = np.float64(relaxation)
+    split = record.split
+    if shift is None:  # resolved at compile time: no shift path compiled
+        if part == 0:
+            record.state[S_PAIRS] = True
+        _pair_rays(
+            image,
+            theta_rad,
+            projection,
+            scale,
+            windows,
+            ring,
+            record,
+            g0,
+            split[part],
+            split[part + 1],
+            parts > 1,
+        )
+        return
     if part == 0:
         record.state[S_PAIRS] = shift == 0
     if shift == 0:
-        split = record.split
         _pair_rays(
             image,
             theta_rad,
