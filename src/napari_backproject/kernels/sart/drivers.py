@@ -21,6 +21,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from .._inner import inner_jit
 from ..llvm.atomic import atomic_add, spin_until
 from .geometry import (
     GAP_RAYS,
@@ -50,7 +51,7 @@ def _ol_shift_at(shifts, a):
     return lambda shifts, a: shifts[a]
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _apply_by_boundary(flat, n, stride, proto, scale, record, windows, s, part, parts):
     """Phase 2 of mirrored pairs without clipping: whole rays, by boundary.
 
@@ -89,7 +90,7 @@ def _apply_by_boundary(flat, n, stride, proto, scale, record, windows, s, part, 
                         )
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def sart_apply(
     image,
     relaxation,

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from .._inner import inner_jit
 from ..llvm.cast import like as _like
 
 __all__ = [
@@ -68,13 +69,13 @@ GAP_RAYS = 2
 LAG = 3
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _trig(theta_rad):
     """``(cos, sin)`` of an angle in radians (float64), once per angle."""
     return math.cos(np.float64(theta_rad)), math.sin(np.float64(theta_rad))
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _ray_setup(n, trig, ray_position, proto):
     """Geometry of one ray, as scikit-image; ``trig`` is :func:`_trig`."""
     radius = _like(n // 2 - 1, proto)
@@ -102,7 +103,7 @@ def _ray_setup(n, trig, ray_position, proto):
     return RayGeom(ns, ds, dx, dy, x0, y0, center)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _fill_window(win, ns, proto):
     """Hamming window of a ray with ``ns`` steps, as scikit-image computes it."""
     beta = _like(_HAMMING_BETA, proto)
@@ -144,7 +145,7 @@ def hamming_windows(n, proto):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _window(windows, ns, reverse, proto):
     """Window of a ray with ``ns`` steps (``reverse``: last sample first)."""
     h = ns // 2
@@ -284,7 +285,7 @@ def new_ring(n):
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _slot(ring, j):
     idx, w0, w1, w2, w3 = ring
     return idx[j], w0[j], w1[j], w2[j], w3[j]
@@ -373,7 +374,7 @@ def new_record(parts, n):
 # Scratch arrays are indexed with unsigned integers throughout: a signed
 # index carries numba's negative-index wrap, and LLVM then vectorises the
 # stores as AVX-512 scatters (slow on Zen 4).
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _sample_floor(k, dx, dy, x0, y0, center, proto):
     """Position of sample ``k`` in pixel units and its floor, as scikit-image."""
     kk = _like(k, proto)
@@ -384,7 +385,7 @@ def _sample_floor(k, dx, dy, x0, y0, center, proto):
     return index_i, index_j, np.floor(index_i), np.floor(index_j)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s):
     """Flat pixel index and four bilinear weights of samples ``k0 + k``.
 
@@ -408,7 +409,7 @@ def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s):
         w3[u] = di * dj * dsf
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _border_weights(count, n, stride, s):
     """Zero the weights of the neighbours that scikit-image skips.
 
@@ -430,7 +431,7 @@ def _border_weights(count, n, stride, s):
             w3[u] = 0.0
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@inner_jit(fastmath={"reassoc", "contract"})
 def _weight_norm(count, s, proto):
     """Sum of the squared dtype-rounded weights, in any order (vectorised)."""
     _, w0, w1, w2, w3 = s
@@ -445,7 +446,7 @@ def _weight_norm(count, s, proto):
     return acc
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _interior(n, ns, dx, dy, x0, y0, center, proto):
     """``(interior, mirror_ok)`` of a ray with ``ns > 0`` steps.
 
@@ -467,7 +468,7 @@ def _interior(n, ns, dx, dy, x0, y0, center, proto):
     return interior, mirror_ok
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _mirror_map(n, stride):
     """``km``: the mirror image of flat index ``idx`` is ``km - idx``.
 
@@ -512,7 +513,7 @@ def clip_outside(image, lo, hi, rows):
             row[j] = min(max(row[j], lo), hi)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _clip_rows(image, lo, hi, rows, i0, i1):
     """Clip the columns ``rows`` gives of rows ``[i0, i1)`` to ``[lo, hi]``."""
     col_lo, col_hi = rows
@@ -522,7 +523,7 @@ def _clip_rows(image, lo, hi, rows, i0, i1):
             row[j] = min(max(row[j], lo), hi)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _store_ray(rec_f, rec_i, g, ray):
     """Store :class:`Ray` ``ray`` in row ``g`` of ``rec_f``/``rec_i``."""
     rec_i[g, I_NS] = ray.ns
@@ -536,7 +537,7 @@ def _store_ray(rec_f, rec_i, g, ray):
     rec_f[g, F_DEV] = ray.deviation
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _load_ray(rec_f, rec_i, g, proto):
     """A ray stored by :func:`_store_ray` (values are exact: dtype -> float64)."""
     return Ray(

@@ -14,9 +14,9 @@ The module knows nothing of napari, dask or files.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from .._inner import inner_jit
 from ..llvm.cast import like as _like
 from ..llvm.prefetch import prefetch_write
 from .geometry import (
@@ -41,7 +41,7 @@ from .scatter import _ray_scatter, _scatter_pair
 __all__ = ["sart_rays"]
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _rays_in_place(
     image, theta_rad, projection, shift, scale, windows, ring, record, g0, r0, r1, gaps
 ):
@@ -100,7 +100,7 @@ def _rays_in_place(
                 )
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _prefetch_ahead(flat, stride, count, s, km, delta):
     """Prefetch, for writing, the cells ``delta`` away from a pair's samples.
 
@@ -125,7 +125,7 @@ def _prefetch_ahead(flat, stride, count, s, km, delta):
         prefetch_write(flat, q + us)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _pair_rays(
     image, theta_rad, projection, scale, windows, ring, record, g0, a, b, gaps
 ):
@@ -234,7 +234,7 @@ def _pair_rays(
                 )
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def sart_rays(
     image, theta_deg, projection, shift, relaxation, windows, ring, record, part, parts
 ):
