@@ -43,7 +43,8 @@ def golden_order(theta: np.ndarray) -> np.ndarray:
     """Indices of ``theta`` in scikit-image's golden-ratio order (int64)."""
     th = np.asarray(theta)
     if th.dtype == np.float64 and th.ndim == 1:
-        # the same steps compiled (skimage's copies a list at every step)
+        # the same steps in plain Python on lists (scikit-image indexes an
+        # array afresh at every step)
         return golden_ratio_order(th, np.argsort(th)).astype(np.int64)
     # other dtypes: scikit-image's own, whose arithmetic follows the dtype
     from skimage.transform import order_angles_golden_ratio as _sk_order

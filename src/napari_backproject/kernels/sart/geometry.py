@@ -9,6 +9,13 @@ order, the mirror map of ray pairs (:func:`_mirror_map`), the split of the
 rays between threads (:func:`pair_split`) and the records that carry rays
 between the phases (:class:`Ray`, :class:`Record`).
 
+The set-up helpers run once per call and cost little in Python:
+:func:`golden_ratio_order` is plain Python, and :func:`update_rows`,
+:func:`new_scratch`, :func:`new_ring`, :func:`pair_split` and
+:func:`new_record` run as Python when Python calls them (numba compiles them
+only inside numba callers, e.g. the test-only :mod:`.reference`): nothing
+of the set-up is compiled on a first call.
+
 The module knows nothing of napari, dask or files.
 """
 
