@@ -262,15 +262,16 @@ def _ray_sum_border(flat, stride, count, s, proto):
 
 
 @inner_jit
-def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
+def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km):
     """Geometry, ray sum and weight norm of one ray (and of its mirror).
 
     Returns a :class:`RaySums`; ``ns == 0`` when the ray has no
     samples. ``interior``: every neighbour of every sample is inside the
-    image and not skipped. With ``km`` (:func:`_mirror_map`), when the
-    mirrored samples are interior too and the scratch ``s`` holds the whole
-    ray, ``mirror_sum`` is the ray sum of the mirrored ray, formed in the
-    same pass (:func:`_ray_dot_pair`), and ``mirrored`` is True.
+    image and not skipped. With ``km`` (:func:`_mirror_map`; 0: no mirror),
+    when the mirrored samples are interior too and the scratch ``s`` holds
+    the whole ray, ``mirror_sum`` is the ray sum of the mirrored ray, formed
+    in the same pass (:func:`_ray_dot_pair`), and ``mirrored`` is True.
+    (``km`` is a uint64 either way: one compiled signature serves both.)
     """
     ns, ds, dx, dy, x0, y0, center = _ray_setup(n, trig, ray_position, proto)
     zero = _like(0.0, proto)
@@ -286,14 +287,9 @@ def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
         count = min(chunk, ns + 1 - k0)
         _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s)
         if interior:
-            if km is not None:
-                if mirror_ok and count == ns + 1:
-                    rs, wn, mirror_sum = _ray_dot_pair(
-                        flat, stride, count, s, proto, km
-                    )
-                    mirrored = True
-                else:
-                    rs, wn = _ray_dot(flat, stride, count, s, proto)
+            if km != 0 and mirror_ok and count == ns + 1:
+                rs, wn, mirror_sum = _ray_dot_pair(flat, stride, count, s, proto, km)
+                mirrored = True
             else:
                 rs, wn = _ray_dot(flat, stride, count, s, proto)
             ray_sum += rs
@@ -333,7 +329,7 @@ def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
     Returns a :class:`.geometry.Ray`; ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
     every sample is inside the image and not skipped.
     """
-    sums = _ray_sums(flat, n, stride, trig, ray_position, proto, s)
+    sums = _ray_sums(flat, n, stride, trig, ray_position, proto, s, np.uint64(0))
     return _ray_of(sums, projected, proto)
 
 
