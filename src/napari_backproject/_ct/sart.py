@@ -43,7 +43,8 @@ def golden_order(theta: np.ndarray) -> np.ndarray:
     """Indices of ``theta`` in scikit-image's golden-ratio order (int64)."""
     th = np.asarray(theta)
     if th.dtype == np.float64 and th.ndim == 1:
-        # the same steps compiled (skimage's copies a list at every step)
+        # the same steps in plain Python on lists (scikit-image indexes an
+        # array afresh at every step)
         return golden_ratio_order(th, np.argsort(th)).astype(np.int64)
     # other dtypes: scikit-image's own, whose arithmetic follows the dtype
     from skimage.transform import order_angles_golden_ratio as _sk_order
@@ -169,7 +170,10 @@ class SartSetup:
             image=image,
             thetas_deg=np.ascontiguousarray(self.theta[order]),
             projections=np.ascontiguousarray(self.projections[order]),
-            shifts=np.ascontiguousarray(self.shifts[order]),
+            # None without shifts: the shifted-ray path is then not compiled
+            shifts=(
+                np.ascontiguousarray(self.shifts[order]) if self.shifts.any() else None
+            ),
             relaxation=self.relaxation,
             lo=self.clip[0] if do_clip else zero,
             hi=self.clip[1] if do_clip else zero,

@@ -32,6 +32,12 @@ circle are ever updated (:func:`update_rows`), so clipping is done there
 only. The kernels keep no global state and are safe to call from several
 threads at once (with distinct images and scratch arrays). Nothing here
 knows napari, dask or files.
+
+First use: only :func:`sart_steps`, :func:`hamming_windows` and
+:func:`clip_outside` are ``@njit`` entry points; the helpers below them are
+:func:`..._inner.inner_jit` functions (compiled without Python wrappers
+inside their callers), the set-up helpers run as plain Python, and without
+projection shifts the shifted-ray path is not compiled at all.
 """
 
 from .drivers import SartJob, SartThread, sart_apply, sart_steps

@@ -18,7 +18,10 @@ from collections import namedtuple
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
+from .._inner import inner_jit
 from ..llvm.atomic import atomic_add, spin_until
 from .geometry import (
     GAP_RAYS,
@@ -34,7 +37,21 @@ from .scatter import _ray_scatter
 __all__ = ["SartJob", "SartThread", "sart_apply", "sart_steps"]
 
 
-@numba.njit(cache=True, nogil=True)
+def _shift_at(shifts, a):
+    """Shift of angle ``a``: ``shifts[a]``, or None when ``shifts`` is None."""
+    return None if shifts is None else shifts[a]
+
+
+@overload(_shift_at, inline="always")
+def _ol_shift_at(shifts, a):
+    # a type-level choice: with no shifts array, sart_rays gets None and
+    # compiles only its mirrored-pairs path
+    if isinstance(shifts, types.NoneType):
+        return lambda shifts, a: None
+    return lambda shifts, a: shifts[a]
+
+
+@inner_jit
 def _apply_by_boundary(flat, n, stride, proto, scale, record, windows, s, part, parts):
     """Phase 2 of mirrored pairs without clipping: whole rays, by boundary.
 
@@ -73,7 +90,7 @@ def _apply_by_boundary(flat, n, stride, proto, scale, record, windows, s, part, 
                         )
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def sart_apply(
     image,
     relaxation,
@@ -148,6 +165,8 @@ def sart_apply(
 
 #: What every thread of a threaded SART pass shares (:func:`sart_steps`):
 #: the image and the angles (as in :func:`.reference.sart_angles_serial`),
+#: ``shifts`` may be None (no projection shifts: only the mirrored-pairs path
+#: of :func:`.rays.sart_rays` is compiled),
 #: ``update_rows(M)``, the :class:`.geometry.Record` of the recorded rays,
 #: ``sync`` (``[barrier counter, abort]``, int64 zeros at the start of the
 #: pass) and the number of threads.
@@ -222,7 +241,7 @@ def sart_steps(job, thread, step0, step1, max_spins):
                 job.image,
                 job.thetas_deg[a],
                 job.projections[a],
-                job.shifts[a],
+                _shift_at(job.shifts, a),
                 job.relaxation,
                 job.windows,
                 thread.ring,

@@ -9,17 +9,27 @@ order, the mirror map of ray pairs (:func:`_mirror_map`), the split of the
 rays between threads (:func:`pair_split`) and the records that carry rays
 between the phases (:class:`Ray`, :class:`Record`).
 
+The set-up helpers run once per call and cost little in Python:
+:func:`golden_ratio_order` is plain Python, and :func:`update_rows`,
+:func:`new_scratch`, :func:`new_ring`, :func:`pair_split` and
+:func:`new_record` run as Python when Python calls them (numba compiles them
+only inside numba callers, e.g. the test-only :mod:`.reference`): nothing
+of the set-up is compiled on a first call.
+
 The module knows nothing of napari, dask or files.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import namedtuple
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
+from .._inner import inner_jit
 from ..llvm.cast import like as _like
 
 __all__ = [
@@ -66,13 +76,13 @@ GAP_RAYS = 2
 LAG = 3
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _trig(theta_rad):
     """``(cos, sin)`` of an angle in radians (float64), once per angle."""
     return math.cos(np.float64(theta_rad)), math.sin(np.float64(theta_rad))
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _ray_setup(n, trig, ray_position, proto):
     """Geometry of one ray, as scikit-image; ``trig`` is :func:`_trig`."""
     radius = _like(n // 2 - 1, proto)
@@ -100,7 +110,7 @@ def _ray_setup(n, trig, ray_position, proto):
     return RayGeom(ns, ds, dx, dy, x0, y0, center)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _fill_window(win, ns, proto):
     """Hamming window of a ray with ``ns`` steps, as scikit-image computes it."""
     beta = _like(_HAMMING_BETA, proto)
@@ -142,7 +152,7 @@ def hamming_windows(n, proto):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _window(windows, ns, reverse, proto):
     """Window of a ray with ``ns`` steps (``reverse``: last sample first)."""
     h = ns // 2
@@ -156,14 +166,15 @@ def _window(windows, ns, reverse, proto):
     return win[::-1].copy() if reverse else win
 
 
-@numba.njit(cache=True, nogil=True)
 def golden_ratio_order(theta, sorted_idx):
     """Golden-ratio order of float64 angles, as scikit-image's generator.
 
     ``skimage.transform.order_angles_golden_ratio`` step by step, with the
-    same float64 arithmetic (Python's ``%``), on arrays instead of a list
-    that it copies at every step (8 ms for 512 angles there, 0.1 ms here).
-    ``sorted_idx`` is ``np.argsort(theta)``.
+    same float64 arithmetic (Python's ``%``), on Python lists that lose one
+    entry per step (``bisect`` for ``np.searchsorted``) instead of the
+    array that it indexes afresh at every step (8 ms for 512 angles there,
+    ~1 ms here). Plain Python: nothing to compile. ``sorted_idx`` is
+    ``np.argsort(theta)``.
 
     Examples
     --------
@@ -175,17 +186,17 @@ def golden_ratio_order(theta, sorted_idx):
     interval = 180.0
     golden = (1.0 + math.sqrt(5.0)) / 2.0
     increment = interval / golden**2
-    m = sorted_idx.shape[0]
-    remaining = sorted_idx.copy()
-    angles = theta[remaining]
+    remaining = [int(i) for i in sorted_idx]
+    angles = [float(theta[i]) for i in remaining]  # float64: exact
+    m = len(remaining)
     out = np.empty(m, dtype=np.int64)
-    left = m
     angle = angles[0]
     pick = 0
     for k in range(m):
         if k > 0:
+            left = len(remaining)
             angle = (angle + increment) % interval
-            above = np.searchsorted(angles[:left], angle)
+            above = bisect.bisect_left(angles, angle)
             below = above - 1 if above > 0 else left - 1
             above = above % left
             diff = abs(angle - angles[below])
@@ -193,15 +204,12 @@ def golden_ratio_order(theta, sorted_idx):
             diff = abs(angle - angles[above])
             dist_above = min(diff % interval, diff % -interval)
             pick = below if dist_below < dist_above else above
-        out[k] = remaining[pick]
-        left -= 1
-        for j in range(pick, left):
-            remaining[j] = remaining[j + 1]
-            angles[j] = angles[j + 1]
+        out[k] = remaining.pop(pick)
+        del angles[pick]
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def update_rows(n):
     """Columns ``[lo[i], hi[i])`` of row ``i`` that an update may touch.
 
@@ -230,7 +238,7 @@ def update_rows(n):
     return lo, hi
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def new_scratch(n):
     """Scratch arrays of one thread: ``(idx, w0, w1, w2, w3)``, one ray long.
 
@@ -258,7 +266,7 @@ def new_scratch(n):
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def new_ring(n):
     """Scratch of ``2 * (LAG + 1)`` rays for one thread (see :func:`new_scratch`).
 
@@ -284,13 +292,13 @@ def new_ring(n):
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _slot(ring, j):
     idx, w0, w1, w2, w3 = ring
     return idx[j], w0[j], w1[j], w2[j], w3[j]
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def _steps(n, r):
     """Number of steps ``ns`` of ray ``r`` (no shift) of an ``(n, n)`` image."""
     c = n // 2
@@ -301,7 +309,7 @@ def _steps(n, r):
     return 2 * int(math.ceil(2 * math.sqrt(rr - tt)))
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def _pair_cost(n, r):
     """Relative cost of ray ``r`` and its mirror (measured on the dev VM).
 
@@ -315,7 +323,7 @@ def _pair_cost(n, r):
     return (ns + 150.0) * (5.0 + 4.0 * has_mirror)
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def pair_split(n, parts):
     """First ray of each thread's share of the rays ``0 .. n // 2`` (and mirrors).
 
@@ -340,7 +348,7 @@ def pair_split(n, parts):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@register_jitable
 def new_record(parts, n):
     """Record arrays for :func:`sart_rays` on ``parts`` threads, ``(n, n)`` image.
 
@@ -373,7 +381,7 @@ def new_record(parts, n):
 # Scratch arrays are indexed with unsigned integers throughout: a signed
 # index carries numba's negative-index wrap, and LLVM then vectorises the
 # stores as AVX-512 scatters (slow on Zen 4).
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _sample_floor(k, dx, dy, x0, y0, center, proto):
     """Position of sample ``k`` in pixel units and its floor, as scikit-image."""
     kk = _like(k, proto)
@@ -384,7 +392,7 @@ def _sample_floor(k, dx, dy, x0, y0, center, proto):
     return index_i, index_j, np.floor(index_i), np.floor(index_j)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s):
     """Flat pixel index and four bilinear weights of samples ``k0 + k``.
 
@@ -408,7 +416,7 @@ def _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s):
         w3[u] = di * dj * dsf
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _border_weights(count, n, stride, s):
     """Zero the weights of the neighbours that scikit-image skips.
 
@@ -430,7 +438,7 @@ def _border_weights(count, n, stride, s):
             w3[u] = 0.0
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@inner_jit(fastmath={"reassoc", "contract"})
 def _weight_norm(count, s, proto):
     """Sum of the squared dtype-rounded weights, in any order (vectorised)."""
     _, w0, w1, w2, w3 = s
@@ -445,7 +453,7 @@ def _weight_norm(count, s, proto):
     return acc
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _interior(n, ns, dx, dy, x0, y0, center, proto):
     """``(interior, mirror_ok)`` of a ray with ``ns > 0`` steps.
 
@@ -467,7 +475,7 @@ def _interior(n, ns, dx, dy, x0, y0, center, proto):
     return interior, mirror_ok
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _mirror_map(n, stride):
     """``km``: the mirror image of flat index ``idx`` is ``km - idx``.
 
@@ -512,7 +520,7 @@ def clip_outside(image, lo, hi, rows):
             row[j] = min(max(row[j], lo), hi)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _clip_rows(image, lo, hi, rows, i0, i1):
     """Clip the columns ``rows`` gives of rows ``[i0, i1)`` to ``[lo, hi]``."""
     col_lo, col_hi = rows
@@ -522,7 +530,7 @@ def _clip_rows(image, lo, hi, rows, i0, i1):
             row[j] = min(max(row[j], lo), hi)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _store_ray(rec_f, rec_i, g, ray):
     """Store :class:`Ray` ``ray`` in row ``g`` of ``rec_f``/``rec_i``."""
     rec_i[g, I_NS] = ray.ns
@@ -536,7 +544,7 @@ def _store_ray(rec_f, rec_i, g, ray):
     rec_f[g, F_DEV] = ray.deviation
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _load_ray(rec_f, rec_i, g, proto):
     """A ray stored by :func:`_store_ray` (values are exact: dtype -> float64)."""
     return Ray(

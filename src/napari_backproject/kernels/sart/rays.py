@@ -14,9 +14,9 @@ The module knows nothing of napari, dask or files.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from .._inner import inner_jit
 from ..llvm.cast import like as _like
 from ..llvm.prefetch import prefetch_write
 from .geometry import (
@@ -41,7 +41,7 @@ from .scatter import _ray_scatter, _scatter_pair
 __all__ = ["sart_rays"]
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _rays_in_place(
     image, theta_rad, projection, shift, scale, windows, ring, record, g0, r0, r1, gaps
 ):
@@ -100,7 +100,7 @@ def _rays_in_place(
                 )
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _prefetch_ahead(flat, stride, count, s, km, delta):
     """Prefetch, for writing, the cells ``delta`` away from a pair's samples.
 
@@ -125,7 +125,7 @@ def _prefetch_ahead(flat, stride, count, s, km, delta):
         prefetch_write(flat, q + us)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _pair_rays(
     image, theta_rad, projection, scale, windows, ring, record, g0, a, b, gaps
 ):
@@ -234,7 +234,7 @@ def _pair_rays(
                 )
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def sart_rays(
     image, theta_deg, projection, shift, relaxation, windows, ring, record, part, parts
 ):
@@ -257,8 +257,11 @@ def sart_rays(
     image : (M, L) array (float32/float64)
         Current estimate, shared by the threads, as in
         :func:`.reference.sart_angles_serial`.
-    theta_deg, shift : float (image dtype)
-        Angle in degrees and projection shift.
+    theta_deg : float (image dtype)
+        Angle in degrees.
+    shift : float (image dtype) or None
+        Projection shift. None: no shift (as 0, but only the code for
+        mirrored pairs is compiled, not the shifted-ray path).
     projection : (P,) array (image dtype)
         The sinogram column of this angle.
     relaxation : float (image dtype)
@@ -292,10 +295,27 @@ def sart_rays(
     g0 = 4 * GAP_RAYS * part
     rec_i[g0 : g0 + 4 * GAP_RAYS, 0] = 0
     scale = np.float64(relaxation)
+    split = record.split
+    if shift is None:  # resolved at compile time: no shift path compiled
+        if part == 0:
+            record.state[S_PAIRS] = True
+        _pair_rays(
+            image,
+            theta_rad,
+            projection,
+            scale,
+            windows,
+            ring,
+            record,
+            g0,
+            split[part],
+            split[part + 1],
+            parts > 1,
+        )
+        return
     if part == 0:
         record.state[S_PAIRS] = shift == 0
     if shift == 0:
-        split = record.split
         _pair_rays(
             image,
             theta_rad,

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core.cgutils import get_or_insert_function
 from numba.extending import intrinsic
 
+from .._inner import inner_jit
 from ..llvm.cast import like as _like
 from .geometry import (
     Ray,
@@ -177,7 +177,7 @@ def _dot_blocks(typingctx, flat, stride, blocks, s, km):
     return sig, codegen
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+@inner_jit(fastmath={"contract"})
 def _ray_dot(flat, stride, count, s, proto):
     """``(ray sum, weight norm)`` of ``count`` interior samples, branch free.
 
@@ -196,7 +196,7 @@ def _ray_dot(flat, stride, count, s, proto):
     return acc, nrm
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+@inner_jit(fastmath={"contract"})
 def _ray_dot_pair(flat, stride, count, s, proto, km):
     """:func:`_ray_dot` and the ray sum of the mirrored ray, in one pass.
 
@@ -216,7 +216,7 @@ def _ray_dot_pair(flat, stride, count, s, proto, km):
     return acc, nrm, acc_m
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _weights_at(s, u, proto):
     _, w0, w1, w2, w3 = s
     return (
@@ -227,7 +227,7 @@ def _weights_at(s, u, proto):
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
+@inner_jit(fastmath={"contract"})
 def _corner_dot(flat, stride, p, v0, v1, v2, v3):
     """Bilinear sum of the cell at flat index ``p`` with weights ``v0 .. v3``."""
     us = np.uint64(stride)
@@ -237,14 +237,14 @@ def _corner_dot(flat, stride, p, v0, v1, v2, v3):
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _add_if(acc, flat, p, v, proto):
     if v != 0:
         acc += _like(v, proto) * flat[p]
     return acc
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _ray_sum_border(flat, stride, count, s, proto):
     """Bilinear ray sum of ``count`` samples that reads no zero-weight neighbour."""
     idx, w0, w1, w2, w3 = s
@@ -261,16 +261,17 @@ def _ray_sum_border(flat, stride, count, s, proto):
     return acc
 
 
-@numba.njit(cache=True, nogil=True)
-def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
+@inner_jit
+def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km):
     """Geometry, ray sum and weight norm of one ray (and of its mirror).
 
     Returns a :class:`RaySums`; ``ns == 0`` when the ray has no
     samples. ``interior``: every neighbour of every sample is inside the
-    image and not skipped. With ``km`` (:func:`_mirror_map`), when the
-    mirrored samples are interior too and the scratch ``s`` holds the whole
-    ray, ``mirror_sum`` is the ray sum of the mirrored ray, formed in the
-    same pass (:func:`_ray_dot_pair`), and ``mirrored`` is True.
+    image and not skipped. With ``km`` (:func:`_mirror_map`; 0: no mirror),
+    when the mirrored samples are interior too and the scratch ``s`` holds
+    the whole ray, ``mirror_sum`` is the ray sum of the mirrored ray, formed
+    in the same pass (:func:`_ray_dot_pair`), and ``mirrored`` is True.
+    (``km`` is a uint64 either way: one compiled signature serves both.)
     """
     ns, ds, dx, dy, x0, y0, center = _ray_setup(n, trig, ray_position, proto)
     zero = _like(0.0, proto)
@@ -286,14 +287,9 @@ def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
         count = min(chunk, ns + 1 - k0)
         _sample_weights(k0, count, ds, dx, dy, x0, y0, center, stride, proto, s)
         if interior:
-            if km is not None:
-                if mirror_ok and count == ns + 1:
-                    rs, wn, mirror_sum = _ray_dot_pair(
-                        flat, stride, count, s, proto, km
-                    )
-                    mirrored = True
-                else:
-                    rs, wn = _ray_dot(flat, stride, count, s, proto)
+            if km != 0 and mirror_ok and count == ns + 1:
+                rs, wn, mirror_sum = _ray_dot_pair(flat, stride, count, s, proto, km)
+                mirrored = True
             else:
                 rs, wn = _ray_dot(flat, stride, count, s, proto)
             ray_sum += rs
@@ -318,7 +314,7 @@ def _ray_sums(flat, n, stride, trig, ray_position, proto, s, km=None):
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _deviation(ray_sum, weight_norm, projected, proto):
     """``(ok, deviation)`` of a ray; ``ok`` is False (and 0) if it has no weight."""
     if not weight_norm > 0:
@@ -326,18 +322,18 @@ def _deviation(ray_sum, weight_norm, projected, proto):
     return True, _like(-(ray_sum - projected) / weight_norm, proto)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _ray_deviation(flat, n, stride, trig, ray_position, projected, proto, s):
     """Geometry and deviation of one ray.
 
     Returns a :class:`.geometry.Ray`; ``ns == 0`` when the ray adds nothing. ``interior``: every neighbour of
     every sample is inside the image and not skipped.
     """
-    sums = _ray_sums(flat, n, stride, trig, ray_position, proto, s)
+    sums = _ray_sums(flat, n, stride, trig, ray_position, proto, s, np.uint64(0))
     return _ray_of(sums, projected, proto)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _ray_of(sums, projected, proto):
     """The ray record :func:`_ray_deviation` returns, from :func:`_ray_sums`."""
     ns, ds, dx, dy, x0, y0, center = (
@@ -355,7 +351,7 @@ def _ray_of(sums, projected, proto):
     return Ray(ns, ds, dx, dy, x0, y0, center, deviation, sums.interior)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _mirror_ray(flat, n, stride, trig, m, projected, proto, sm, sums, recorded):
     """The mirror ``m`` of a ray with sums ``sums`` (:func:`_ray_sums`).
 

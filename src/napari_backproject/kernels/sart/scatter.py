@@ -12,12 +12,12 @@ The module knows nothing of napari, dask or files.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from .._inner import inner_jit
 from .geometry import _border_weights, _sample_weights, _window
 from .raysums import _scratch_arrays, _shuffle
 
@@ -28,7 +28,7 @@ _I64 = ir.IntType(64)
 _F64 = ir.DoubleType()
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _flush(flat, p, us, a0, a1, a2, a3):
     u1 = np.uint64(1)
     flat[p] = flat[p] + a0
@@ -206,7 +206,7 @@ def _scatter_blocks(
     return sig, codegen
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _products(amp, s, u, reverse):
     """``amp`` times the four weights of sample ``u`` (``reverse``: w3 first)."""
     _, w0, w1, w2, w3 = s
@@ -215,17 +215,17 @@ def _products(amp, s, u, reverse):
     return amp * w0[u], amp * w1[u], amp * w2[u], amp * w3[u]
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _plus(a, b):
     return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _flush4(flat, p, us, a):
     _flush(flat, p, us, a[0], a[1], a[2], a[3])
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
     """Scalar scatter of samples ``[k0, count)``, continuing the open ``run``.
 
@@ -250,7 +250,7 @@ def _scatter_from(flat, stride, k0, count, deviation, win, s, run):
     _flush4(flat, pp, us, a)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _scatter_pair_from(flat, stride, k0, count, dev, win, dev_m, win_m, s, run, km):
     """:func:`_scatter_from` for a ray and its mirror together.
 
@@ -282,7 +282,7 @@ def _scatter_pair_from(flat, stride, k0, count, dev, win, dev_m, win_m, s, run, 
     _flush4(flat, km - pp, us, b)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _scatter(flat, stride, count, deviation, win, s):
     """Add ``deviation * win[k] * wc[k]`` to the four neighbours of sample k.
 
@@ -298,7 +298,7 @@ def _scatter(flat, stride, count, deviation, win, s):
     _scatter_from(flat, stride, 4 * blocks, count, deviation, win, s, run)
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _scatter_pair(flat, stride, count, dev, win, dev_m, win_m, s, km):
     """:func:`_scatter` of a ray and, from the same weights, of its mirror.
 
@@ -313,13 +313,13 @@ def _scatter_pair(flat, stride, count, dev, win, dev_m, win_m, s, km):
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@inner_jit
 def _add_row(flat, q, i, i0, i1, v):
     if v != 0.0 and i0 <= i < i1:
         flat[q] = flat[q] + v
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _scatter_rows(flat, stride, count, deviation, win, s, i0, i1):
     """:func:`_scatter` on rows ``[i0, i1)`` only, skipping zero weights."""
     idx, w0, w1, w2, w3 = s
@@ -334,7 +334,7 @@ def _scatter_rows(flat, stride, count, deviation, win, s, i0, i1):
         _add_row(flat, p + stride + 1, i + 1, i0, i1, amp * w3[u])
 
 
-@numba.njit(cache=True, nogil=True)
+@inner_jit
 def _ray_scatter(uflat, n, stride, ray, proto, windows, s, i0, i1, fresh, scale):
     """Add ``scale`` times the update of a ray to rows ``[i0, i1)``.
 
