@@ -91,6 +91,7 @@ class _Plan:
     newton: int
     closed: bool
     groups: int  # groups of output planes per slab run in parallel
+    threads: int  # threads a slab runs on (pull)
 
     def segments(self, z0: int, z1: int) -> np.ndarray:
         """Indices (into ids/boxes) of segments that reach output planes z0:z1."""
@@ -144,6 +145,7 @@ def _make_plan(
     mode = NEAREST if order == 0 else (LINEAR if is_float else LABEL_VOTE)
 
     closed = bool(g.options.get("closed", False)) and g.n_slices >= 2
+    threads = thread_budget()  # once: it reads cgroup files
     if method == "pull":
         ids, boxes, proj = segment_bounds(
             g.centers,
@@ -210,7 +212,8 @@ def _make_plan(
         binary=binary,
         newton=newton,
         closed=closed,
-        groups=4 * thread_budget(),  # once: thread_budget reads cgroup files
+        groups=4 * threads,
+        threads=threads,
     )
 
 
@@ -326,10 +329,10 @@ def _compute_slab(
             newton=plan.newton,
             closed=plan.closed,
             groups=plan.groups,
+            threads=plan.threads,
         )
         best = np.empty(shape, dtype=np.float32)  # set by the kernel
-        with parallel_launch():
-            pull_block(work, best, data, kplan)
+        pull_block(work, best, data, kplan)  # on Python threads
     else:
         from .kernels.backproject_splat import splat_block
 
