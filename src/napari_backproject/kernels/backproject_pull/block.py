@@ -12,8 +12,10 @@ output row, the x range where some claim may sample a non-zero value
 (:func:`~.bounds.need_bounds`); phase 1 computes the claims only there
 (both in :func:`.claims._group`).
 
-Why threads and not a ``prange`` loop: the parallel loop took longer to
-compile than the whole serial kernel (first use), for no speed gained.
+Why threads and not a ``prange`` loop: compiling the parallel loop (and
+LLVM optimising the kernel again inside it) added ~3-4 s CPU to the first
+backprojection, for no speed gained once the kernel's arrays are borrowed
+without reference counting (see :mod:`..llvm.borrow`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class PullPlan(NamedTuple):
         Groups of output planes, run in parallel (e.g. 4 x ``threads``).
     threads : int
         Threads to run the groups on, the calling one included (default 1).
+    need : (m, 11) array or None
+        :func:`~.bounds.need_bounds` of these segments if already known
+        (e.g. computed once for all segments and sliced per block); by
+        default computed here.
     """
 
     origin: np.ndarray
@@ -84,6 +90,7 @@ class PullPlan(NamedTuple):
     closed: bool
     groups: int
     threads: int = 1
+    need: np.ndarray | None = None
 
 
 def pull_block(out, best, data, plan):
@@ -128,7 +135,7 @@ def pull_block(out, best, data, plan):
     [0.0, 1.0, 1.0, 0.0]
     """
     bz, by, _ = out.shape
-    need = need_bounds(plan)
+    need = need_bounds(plan) if plan.need is None else plan.need
     # per output row: x range (voxel index) of the voxels that some claim may
     # sample non-zero (phase 0 collects it, phase 1 computes only there)
     rows = np.empty((bz, by, 2), dtype=np.int64)
