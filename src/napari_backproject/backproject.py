@@ -371,9 +371,11 @@ def _need_all(plan: _Plan, nzbox: np.ndarray) -> np.ndarray:
     A segment's row depends only on its two slices' bounds, so slicing this
     by a slab's segments gives what the slab would compute itself.
     """
-    from .kernels.backproject_pull import need_bounds
+    from .kernels.backproject_pull import need_bounds_numpy
 
-    return need_bounds(
+    # NumPy: nothing to compile at first use (its numba twin, used per
+    # slab for lazy input, took ~2 s)
+    return need_bounds_numpy(
         SimpleNamespace(
             centers=plan.centers,
             tangents=plan.tangents,

@@ -134,6 +134,22 @@ def nonzero_boxes(data):
     return box
 
 
+@numba.njit(cache=True)
+def _cross(a, b):
+    """Cross product of two 3-tuples (as ``np.cross``, cheaper to compile)."""
+    return (
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    )
+
+
+@numba.njit(cache=True)
+def _dot(a, b):
+    """Dot product of two 3-tuples, summed in order like ``np.sum(a * b)``."""
+    return 0.0 + a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
 def need_bounds(plan):
     """Where each segment's claims can sample a non-zero value.
 
@@ -177,6 +193,7 @@ def need_bounds(plan):
     )
 
 
+@numba.njit(cache=True, error_model="numpy")
 def _need_bounds(
     centers,
     tangents,
@@ -194,13 +211,8 @@ def _need_bounds(
     nzbox,
     closed,
 ):
-    """:func:`need_bounds` on the plan's fields, for all segments at once.
-
-    NumPy, not numba: compiling it took ~2 s at first use, and it runs once
-    per backprojection (see ``PullPlan.need``). The arithmetic is that of
-    the per-segment loop it replaced, operation for operation, so the
-    bounds are the same to the bit.
-    """
+    """:func:`need_bounds` on the plan's fields (a call with a record as
+    argument costs ~0.2 ms in numba's dispatcher; divisions are guarded)."""
     n = centers.shape[0]
     m = ids.shape[0]
     res = np.empty((m, 11))
@@ -209,181 +221,194 @@ def _need_bounds(
     cu = (width - 1) / 2.0
     cv = (height - 1) / 2.0
     eps = 1e-6
-    res[:, 0] = 2.0
-    res[:, 1:5] = proj
-    i = np.clip(ids, 0, n - 1)
-    is_seg = ((ids >= 0) & (ids < n - 1)) | bool(closed)
-    nx_ = (i + 1) % n
-    li = lut[i]
-    ln = np.where(is_seg, lut[nx_], li)
-    ok = (li >= 0) & (ln >= 0)
-    bi = nzbox[np.where(ok, li, 0)]
-    bn = nzbox[np.where(ok, ln, 0)]
-    box = np.empty((m, 4), dtype=nzbox.dtype)
-    box[:, 0] = np.minimum(bi[:, 0], bn[:, 0])
-    box[:, 1] = np.maximum(bi[:, 1], bn[:, 1])
-    box[:, 2] = np.minimum(bi[:, 2], bn[:, 2])
-    box[:, 3] = np.maximum(bi[:, 3], bn[:, 3])
-    zi = bi[:, 0] > bi[:, 1]  # slice i all zero: the other's box
-    zn = bn[:, 0] > bn[:, 1]
-    box = np.where(zi[:, None], bn, np.where(zn[:, None], bi, box))
-    v0, v1, u0, u1 = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
-    empty = ok & (v0 > v1)
-    res[empty, 0] = 0.0
-    ok &= ~empty
-    a0 = np.maximum((u0 - 1 - cu) * spacing, -au) - eps
-    a1 = np.minimum((u1 + 1 - cu) * spacing, au) + eps
-    b0 = np.maximum((v0 - 1 - cv) * spacing, -av) - eps
-    b1 = np.minimum((v1 + 1 - cv) * spacing, av) + eps
-    cap = ok & ~is_seg
-    res[cap, 0] = 1.0
-    res[cap, 1] = np.maximum(a0, proj[:, 0])[cap]
-    res[cap, 2] = np.minimum(a1, proj[:, 1])[cap]
-    res[cap, 3] = np.maximum(b0, proj[:, 2])[cap]
-    res[cap, 4] = np.minimum(b1, proj[:, 3])[cap]
-    seg = ok & is_seg
-    # normal N(t) = N0 + t N1 + t^2 N2 of the interpolated frame
-    eu = e_u[i].T
-    ev = e_v[i].T
-    du = e_u[nx_].T - eu
-    dv = e_v[nx_].T - ev
-    N0 = _cross(eu, ev)
-    N1a = _cross(eu, dv)
-    N1b = _cross(du, ev)
-    N1 = (N1a[0] + N1b[0], N1a[1] + N1b[1], N1a[2] + N1b[2])
-    N2 = _cross(du, dv)
-    den = np.sqrt(_dot(N0, N0)) - np.sqrt(_dot(N1, N1)) - np.sqrt(_dot(N2, N2))
-    seg &= ~(den < 0.5)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        su = (np.abs(_dot(N0, eu)) + np.abs(_dot(N1, eu)) + np.abs(_dot(N2, eu))) / den
-        sv = (np.abs(_dot(N0, ev)) + np.abs(_dot(N1, ev)) + np.abs(_dot(N2, ev))) / den
-    # |h| <= |q - t dc| <= max over the voxel box corners of the distances
-    # to c_i and c_{i+1}
-    hmax = np.zeros(m)
-    for cz in range(2):
-        for cy in range(2):
-            for cx in range(2):
-                w0 = boxes[:, cz] * scale[0] + translate[0]
-                w1 = boxes[:, 2 + cy] * scale[1] + translate[1]
-                w2 = boxes[:, 4 + cx] * scale[2] + translate[2]
-                for j in (i, nx_):
-                    d2 = (
-                        (w0 - centers[j, 0]) ** 2
-                        + (w1 - centers[j, 1]) ** 2
-                        + (w2 - centers[j, 2]) ** 2
-                    )
-                    hmax = np.maximum(hmax, np.sqrt(d2))
-    lo_a = np.full(m, 1e300)
-    hi_a = np.full(m, -1e300)
-    lo_b = np.full(m, 1e300)
-    hi_b = np.full(m, -1e300)
-    for j in (i, nx_):
-        for ca in range(2):
-            a = a1 if ca else a0
-            for cb in range(2):
-                b = b1 if cb else b0
-                pa = 0.0
-                pb = 0.0
-                for d in range(3):
-                    r = centers[j, d] - centers[i, d] + a * e_u[j, d] + b * e_v[j, d]
-                    pa = pa + r * eu[d]
-                    pb = pb + r * ev[d]
-                lo_a = np.minimum(lo_a, pa)
-                hi_a = np.maximum(hi_a, pa)
-                lo_b = np.minimum(lo_b, pb)
-                hi_b = np.maximum(hi_b, pb)
-    mu = hmax * su * 1.001 + eps
-    mv = hmax * sv * 1.001 + eps
-    res[seg, 0] = 1.0
-    res[seg, 1] = np.maximum(lo_a - mu, proj[:, 0])[seg]
-    res[seg, 2] = np.minimum(hi_a + mu, proj[:, 1])[seg]
-    res[seg, 3] = np.maximum(lo_b - mv, proj[:, 2])[seg]
-    res[seg, 4] = np.minimum(hi_b + mv, proj[:, 3])[seg]
-    # the voxel box of the restricted region
+    for k in range(m):
+        sid = ids[k]
+        res[k, 0] = 2.0
+        res[k, 1] = proj[k, 0]
+        res[k, 2] = proj[k, 1]
+        res[k, 3] = proj[k, 2]
+        res[k, 4] = proj[k, 3]
+        if sid < 0:
+            i = 0
+        elif sid >= n - 1:
+            i = n - 1
+        else:
+            i = sid
+        is_seg = (0 <= sid < n - 1) or closed
+        nx_ = (i + 1) % n
+        li = lut[i]
+        ln = lut[nx_] if is_seg else li
+        if li < 0 or ln < 0:
+            continue
+        v0 = min(nzbox[li, 0], nzbox[ln, 0])
+        v1 = max(nzbox[li, 1], nzbox[ln, 1])
+        u0 = min(nzbox[li, 2], nzbox[ln, 2])
+        u1 = max(nzbox[li, 3], nzbox[ln, 3])
+        if nzbox[li, 0] > nzbox[li, 1]:  # slice i all zero
+            v0, v1, u0, u1 = nzbox[ln, 0], nzbox[ln, 1], nzbox[ln, 2], nzbox[ln, 3]
+        elif nzbox[ln, 0] > nzbox[ln, 1]:
+            v0, v1, u0, u1 = nzbox[li, 0], nzbox[li, 1], nzbox[li, 2], nzbox[li, 3]
+        if v0 > v1:
+            res[k, 0] = 0.0
+            continue
+        a0 = max((u0 - 1 - cu) * spacing, -au) - eps
+        a1 = min((u1 + 1 - cu) * spacing, au) + eps
+        b0 = max((v0 - 1 - cv) * spacing, -av) - eps
+        b1 = min((v1 + 1 - cv) * spacing, av) + eps
+        if not is_seg:
+            res[k, 0] = 1.0
+            res[k, 1] = max(a0, proj[k, 0])
+            res[k, 2] = min(a1, proj[k, 1])
+            res[k, 3] = max(b0, proj[k, 2])
+            res[k, 4] = min(b1, proj[k, 3])
+            continue
+        # normal N(t) = N0 + t N1 + t^2 N2 of the interpolated frame
+        eu = (e_u[i, 0], e_u[i, 1], e_u[i, 2])
+        ev = (e_v[i, 0], e_v[i, 1], e_v[i, 2])
+        du = (e_u[nx_, 0] - eu[0], e_u[nx_, 1] - eu[1], e_u[nx_, 2] - eu[2])
+        dv = (e_v[nx_, 0] - ev[0], e_v[nx_, 1] - ev[1], e_v[nx_, 2] - ev[2])
+        N0 = _cross(eu, ev)
+        N1a = _cross(eu, dv)
+        N1b = _cross(du, ev)
+        N1 = (N1a[0] + N1b[0], N1a[1] + N1b[1], N1a[2] + N1b[2])
+        N2 = _cross(du, dv)
+        den = np.sqrt(_dot(N0, N0)) - np.sqrt(_dot(N1, N1)) - np.sqrt(_dot(N2, N2))
+        if den < 0.5:
+            continue
+        su = (abs(_dot(N0, eu)) + abs(_dot(N1, eu)) + abs(_dot(N2, eu))) / den
+        sv = (abs(_dot(N0, ev)) + abs(_dot(N1, ev)) + abs(_dot(N2, ev))) / den
+        # |h| <= |q - t dc| <= max over the voxel box corners of the
+        # distances to c_i and c_{i+1}
+        hmax = 0.0
+        for cz in range(2):
+            for cy in range(2):
+                for cx in range(2):
+                    w0 = boxes[k, cz] * scale[0] + translate[0]
+                    w1 = boxes[k, 2 + cy] * scale[1] + translate[1]
+                    w2 = boxes[k, 4 + cx] * scale[2] + translate[2]
+                    for j in (i, nx_):
+                        d2 = (
+                            (w0 - centers[j, 0]) ** 2
+                            + (w1 - centers[j, 1]) ** 2
+                            + (w2 - centers[j, 2]) ** 2
+                        )
+                        hmax = max(hmax, np.sqrt(d2))
+        lo_a = 1e300
+        hi_a = -1e300
+        lo_b = 1e300
+        hi_b = -1e300
+        for j in (i, nx_):
+            for ca in range(2):
+                a = a1 if ca else a0
+                for cb in range(2):
+                    b = b1 if cb else b0
+                    pa = 0.0
+                    pb = 0.0
+                    for d in range(3):
+                        r = (
+                            centers[j, d]
+                            - centers[i, d]
+                            + a * e_u[j, d]
+                            + b * e_v[j, d]
+                        )
+                        pa += r * e_u[i, d]
+                        pb += r * e_v[i, d]
+                    lo_a = min(lo_a, pa)
+                    hi_a = max(hi_a, pa)
+                    lo_b = min(lo_b, pb)
+                    hi_b = max(hi_b, pb)
+        mu = hmax * su * 1.001 + eps
+        mv = hmax * sv * 1.001 + eps
+        res[k, 0] = 1.0
+        res[k, 1] = max(lo_a - mu, proj[k, 0])
+        res[k, 2] = min(hi_a + mu, proj[k, 1])
+        res[k, 3] = max(lo_b - mv, proj[k, 2])
+        res[k, 4] = min(hi_b + mv, proj[k, 3])
     half = spacing / 2.0
-    res[:, 5:11] = boxes
-    act = res[:, 0] == 1.0
-    # q = p - c_i from (a, b, d) = (q . e_u,i, q . e_v,i, q . t_i): q = M^-1 (a, b, d)
-    m00, m01, m02 = e_u[i, 0], e_u[i, 1], e_u[i, 2]
-    m10, m11, m12 = e_v[i, 0], e_v[i, 1], e_v[i, 2]
-    m20, m21, m22 = tangents[i, 0], tangents[i, 1], tangents[i, 2]
-    det = (
-        m00 * (m11 * m22 - m12 * m21)
-        - m01 * (m10 * m22 - m12 * m20)
-        + m02 * (m10 * m21 - m11 * m20)
-    )
-    act &= ~(np.abs(det) < 0.5)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = (
-            (
-                (m11 * m22 - m12 * m21) / det,
-                (m02 * m21 - m01 * m22) / det,
-                (m01 * m12 - m02 * m11) / det,
-            ),
-            (
-                (m12 * m20 - m10 * m22) / det,
-                (m00 * m22 - m02 * m20) / det,
-                (m02 * m10 - m00 * m12) / det,
-            ),
-            (
-                (m10 * m21 - m11 * m20) / det,
-                (m01 * m20 - m00 * m21) / det,
-                (m00 * m11 - m01 * m10) / det,
-            ),
+    inv = np.empty((3, 3))
+    w = np.empty(3)
+    lo = np.empty(3)
+    hi = np.empty(3)
+    for k in range(m):
+        for j in range(6):
+            res[k, 5 + j] = boxes[k, j]
+        if res[k, 0] != 1.0:
+            continue
+        sid = ids[k]
+        if sid < 0:
+            i = 0
+        elif sid >= n - 1:
+            i = n - 1
+        else:
+            i = sid
+        is_seg = (0 <= sid < n - 1) or closed
+        nx_ = (i + 1) % n
+        # q = p - c_i from (a, b, d) = (q . e_u,i, q . e_v,i, q . t_i): q = M^-1 (a, b, d)
+        m00, m01, m02 = e_u[i, 0], e_u[i, 1], e_u[i, 2]
+        m10, m11, m12 = e_v[i, 0], e_v[i, 1], e_v[i, 2]
+        m20, m21, m22 = tangents[i, 0], tangents[i, 1], tangents[i, 2]
+        det = (
+            m00 * (m11 * m22 - m12 * m21)
+            - m01 * (m10 * m22 - m12 * m20)
+            + m02 * (m10 * m21 - m11 * m20)
         )
-        # d_{i+1} = (q - dc) . t_{i+1} = w . (a, b, d) - dc . t_{i+1} < 0
-        tn = tangents[nx_]
-        dct = 0.0
-        w = [0.0, 0.0, 0.0]
+        if abs(det) < 0.5:
+            continue
+        inv[0, 0] = (m11 * m22 - m12 * m21) / det
+        inv[0, 1] = (m02 * m21 - m01 * m22) / det
+        inv[0, 2] = (m01 * m12 - m02 * m11) / det
+        inv[1, 0] = (m12 * m20 - m10 * m22) / det
+        inv[1, 1] = (m00 * m22 - m02 * m20) / det
+        inv[1, 2] = (m02 * m10 - m00 * m12) / det
+        inv[2, 0] = (m10 * m21 - m11 * m20) / det
+        inv[2, 1] = (m01 * m20 - m00 * m21) / det
+        inv[2, 2] = (m00 * m11 - m01 * m10) / det
+        if sid < 0:
+            dlo, dhi = -half, 0.0
+        elif not is_seg:
+            dlo, dhi = 0.0, half
+        else:
+            # d_{i+1} = (q - dc) . t_{i+1} = w . (a, b, d) - dc . t_{i+1} < 0
+            for r in range(3):
+                w[r] = 0.0
+            dct = 0.0
+            for r in range(3):
+                dct += (centers[nx_, r] - centers[i, r]) * tangents[nx_, r]
+                for c in range(3):
+                    w[c] += inv[r, c] * tangents[nx_, r]
+            if w[2] < 0.1:
+                continue
+            dlo = 0.0
+            dhi = -1e300
+            for ca in range(2):
+                for cb in range(2):
+                    a = res[k, 2] if ca else res[k, 1]
+                    b = res[k, 4] if cb else res[k, 3]
+                    dhi = max(dhi, (dct - w[0] * a - w[1] * b) / w[2])
+        dlo -= 1e-6
+        dhi += 1e-6
+        if dhi < dlo:
+            dhi = dlo
         for r in range(3):
-            dct = dct + (centers[nx_, r] - centers[i, r]) * tn[:, r]
-            for c in range(3):
-                w[c] = w[c] + inv[r][c] * tn[:, r]
-        dhi_seg = np.full(m, -1e300)
-        for ca in range(2):
-            for cb in range(2):
-                a = res[:, 2] if ca else res[:, 1]
-                b = res[:, 4] if cb else res[:, 3]
-                dhi_seg = np.maximum(dhi_seg, (dct - w[0] * a - w[1] * b) / w[2])
-    act &= ~(is_seg & (w[2] < 0.1))
-    dlo = np.where(ids < 0, -half, 0.0)
-    dhi = np.where(ids < 0, 0.0, np.where(is_seg, dhi_seg, half))
-    dlo = dlo - 1e-6
-    dhi = dhi + 1e-6
-    dhi = np.where(dhi < dlo, dlo, dhi)
-    for r in range(3):
-        lo = np.full(m, 1e300)
-        hi = np.full(m, -1e300)
+            lo[r] = 1e300
+            hi[r] = -1e300
         for ca in range(2):
             for cb in range(2):
                 for cd in range(2):
-                    a = res[:, 2] if ca else res[:, 1]
-                    b = res[:, 4] if cb else res[:, 3]
+                    a = res[k, 2] if ca else res[k, 1]
+                    b = res[k, 4] if cb else res[k, 3]
                     d = dhi if cd else dlo
-                    with np.errstate(invalid="ignore"):
+                    for r in range(3):
                         wr = (
                             centers[i, r]
-                            + inv[r][0] * a
-                            + inv[r][1] * b
-                            + inv[r][2] * d
+                            + inv[r, 0] * a
+                            + inv[r, 1] * b
+                            + inv[r, 2] * d
                             - translate[r]
                         ) / scale[r]
-                    lo = np.minimum(lo, wr)
-                    hi = np.maximum(hi, wr)
-        res[act, 5 + 2 * r] = np.maximum(boxes[:, 2 * r], np.floor(lo) - 1.0)[act]
-        res[act, 6 + 2 * r] = np.minimum(boxes[:, 2 * r + 1], np.ceil(hi) + 1.0)[act]
+                        lo[r] = min(lo[r], wr)
+                        hi[r] = max(hi[r], wr)
+        for r in range(3):
+            res[k, 5 + 2 * r] = max(boxes[k, 2 * r], np.floor(lo[r]) - 1.0)
+            res[k, 6 + 2 * r] = min(boxes[k, 2 * r + 1], np.ceil(hi[r]) + 1.0)
     return res
-
-
-def _cross(a, b):
-    """Cross product of 3-vectors given as 3 components (arrays)."""
-    return (
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    )
-
-
-def _dot(a, b):
-    """Dot product of 3-vectors given as 3 components, summed in order."""
-    return 0.0 + a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
