@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,7 @@ class _Plan:
     newton: int
     closed: bool
     groups: int  # groups of output planes per slab run in parallel
+    threads: int  # threads a slab runs on (pull)
 
     def segments(self, z0: int, z1: int) -> np.ndarray:
         """Indices (into ids/boxes) of segments that reach output planes z0:z1."""
@@ -144,6 +146,7 @@ def _make_plan(
     mode = NEAREST if order == 0 else (LINEAR if is_float else LABEL_VOTE)
 
     closed = bool(g.options.get("closed", False)) and g.n_slices >= 2
+    threads = thread_budget()  # once: it reads cgroup files
     if method == "pull":
         ids, boxes, proj = segment_bounds(
             g.centers,
@@ -210,7 +213,8 @@ def _make_plan(
         binary=binary,
         newton=newton,
         closed=closed,
-        groups=4 * thread_budget(),  # once: thread_budget reads cgroup files
+        groups=4 * threads,
+        threads=threads,
     )
 
 
@@ -283,12 +287,15 @@ def _compute_slab(
     idx: np.ndarray,
     out: np.ndarray | None = None,
     nzbox: np.ndarray | None = None,
+    need: np.ndarray | None = None,
 ) -> np.ndarray:
     """Compute output planes z0:z1 from the loaded straightened slices ``idx``.
 
     ``nzbox``: the non-zero pixel bounds of every straightened slice
     (:func:`~napari_backproject.kernels.backproject_pull.nonzero_boxes`), if
-    already known; otherwise they are computed from the slab.
+    already known; otherwise they are computed from the slab. ``need``: the
+    pull kernel's :func:`~napari_backproject.kernels.backproject_pull.need_bounds`
+    of every segment (:func:`_need_all`), if known.
     """
     _, ny, nx = plan.shape
     shape = (z1 - z0, ny, nx)
@@ -326,10 +333,11 @@ def _compute_slab(
             newton=plan.newton,
             closed=plan.closed,
             groups=plan.groups,
+            threads=plan.threads,
+            need=None if need is None else need[sel],
         )
         best = np.empty(shape, dtype=np.float32)  # set by the kernel
-        with parallel_launch():
-            pull_block(work, best, data, kplan)
+        pull_block(work, best, data, kplan)  # on Python threads
     else:
         from .kernels.backproject_splat import splat_block
 
@@ -355,6 +363,37 @@ def _compute_slab(
         return res
     out[...] = res
     return out
+
+
+def _need_all(plan: _Plan, nzbox: np.ndarray) -> np.ndarray:
+    """``need_bounds`` of every segment, from every slice's non-zero bounds.
+
+    A segment's row depends only on its two slices' bounds, so slicing this
+    by a slab's segments gives what the slab would compute itself.
+    """
+    from .kernels.backproject_pull import need_bounds_numpy
+
+    # NumPy: nothing to compile at first use (its numba twin, used per
+    # slab for lazy input, took ~2 s)
+    return need_bounds_numpy(
+        SimpleNamespace(
+            centers=plan.centers,
+            tangents=plan.tangents,
+            e_u=plan.e_u,
+            e_v=plan.e_v,
+            width=plan.width,
+            height=plan.height,
+            spacing=plan.spacing,
+            ids=plan.ids,
+            boxes=plan.boxes,
+            proj=plan.proj,
+            lut=np.arange(plan.n),
+            scale=plan.scale,
+            translate=plan.translate,
+            nzbox=nzbox,
+            closed=plan.closed,
+        )
+    )
 
 
 def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
@@ -521,16 +560,18 @@ def backproject(
         return _backproject_lazy(plan, straightened, ranges), plan.offset
 
     out = np.zeros(plan.shape, dtype=plan.out_dtype)
-    nzbox = None
+    nzbox = need = None
     if plan.method == "pull" and isinstance(straightened, np.ndarray):
-        # non-zero bounds of every slice, once (slabs share slices)
+        # non-zero bounds of every slice and where every segment needs
+        # computing, once (slabs share slices)
         nzbox = _nonzero_boxes(straightened)
+        need = _need_all(plan, nzbox)
     for z0, z1 in ranges:
         idx = plan.slices(z0, z1)
         slab = _read(straightened, idx) if idx.size else None
         if _is_dask(slab):
             slab = slab.compute()
-        _compute_slab(plan, z0, z1, slab, idx, out=out[z0:z1], nzbox=nzbox)
+        _compute_slab(plan, z0, z1, slab, idx, out=out[z0:z1], nzbox=nzbox, need=need)
         report(progress, z1, nz)
     return out, plan.offset
 

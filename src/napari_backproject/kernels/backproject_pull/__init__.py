@@ -26,7 +26,7 @@ in-plane distance ``a**2 + b**2`` wins (first segment on exact ties).
 Segment ids: ``-1`` start cap, ``0 .. n-2`` segments, ``n - 1`` end cap.
 
 Modules: :mod:`.bounds` (which voxels each segment can claim, which claims can
-be non-zero), :mod:`.solve` (a voxel's straightened position),
+be non-zero; :mod:`.need_numpy` its NumPy twin for all segments at once), :mod:`.solve` (a voxel's straightened position),
 :mod:`.sample` (reading the stack there: nearest, linear, label vote),
 :mod:`.claims` (every segment's claims on a group of output planes) and
 :mod:`.block` (one output block from a :class:`PullPlan`).
@@ -34,6 +34,7 @@ be non-zero), :mod:`.solve` (a voxel's straightened position),
 
 from .block import PullPlan, pull_block
 from .bounds import need_bounds, nonzero_boxes, segment_bounds
+from .need_numpy import need_bounds_numpy
 from .sample import LABEL_VOTE, LINEAR, NEAREST
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "NEAREST",
     "PullPlan",
     "need_bounds",
+    "need_bounds_numpy",
     "nonzero_boxes",
     "pull_block",
     "segment_bounds",

@@ -2,25 +2,31 @@
 
 :func:`pull_block` takes the output, a scratch array, the loaded slices and
 one :class:`PullPlan` (the geometry, the candidate segments and the loaded
-slices' bookkeeping). Groups of output planes run in parallel, each in
-:func:`_group`; a plane is written by one thread only. Within a group,
-segments are the outer loop so that their two slices stay in cache.
+slices' bookkeeping). Groups of output planes run on a few threads, each
+in one call of the compiled :func:`.claims._group`, which releases the GIL;
+a plane is written by one thread only. Within a group, segments are the
+outer loop so that their two slices stay in cache.
 
 Two phases per group (unless the data are dense): phase 0 collects, per
 output row, the x range where some claim may sample a non-zero value
 (:func:`~.bounds.need_bounds`); phase 1 computes the claims only there
-(both in :func:`.claims._segments`).
+(both in :func:`.claims._group`).
+
+Why threads and not a ``prange`` loop: compiling the parallel loop (and
+LLVM optimising the kernel again inside it) added ~3-4 s CPU to the first
+backprojection, for no speed gained once the kernel's arrays are borrowed
+without reference counting (see :mod:`..llvm.borrow`).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
+from .._threading import run_tasks
 from .bounds import need_bounds
-from .claims import _segments
+from .claims import _group
 
 
 class PullPlan(NamedTuple):
@@ -55,7 +61,13 @@ class PullPlan(NamedTuple):
     closed : bool
         Closed loop (ids from ``segment_bounds(..., closed=True)``).
     groups : int
-        Groups of output planes run in parallel (e.g. 4 x the thread count).
+        Groups of output planes, run in parallel (e.g. 4 x ``threads``).
+    threads : int
+        Threads to run the groups on, the calling one included (default 1).
+    need : (m, 11) array or None
+        :func:`~.bounds.need_bounds` of these segments if already known
+        (e.g. computed once for all segments and sliced per block); by
+        default computed here.
     """
 
     origin: np.ndarray
@@ -77,14 +89,16 @@ class PullPlan(NamedTuple):
     newton: int
     closed: bool
     groups: int
+    threads: int = 1
+    need: np.ndarray | None = None
 
 
 def pull_block(out, best, data, plan):
     """Backproject into one output block (in place) by pulling from the stack.
 
     Plain Python around the compiled steps (:func:`~.bounds.need_bounds`,
-    :func:`_groups`): compiling this glue as well took seconds more at first
-    use.
+    :func:`.claims._group`): compiling this glue as well took seconds more at
+    first use.
 
     Parameters
     ----------
@@ -121,21 +135,14 @@ def pull_block(out, best, data, plan):
     [0.0, 1.0, 1.0, 0.0]
     """
     bz, by, _ = out.shape
-    need = need_bounds(plan)
+    need = need_bounds(plan) if plan.need is None else plan.need
     # per output row: x range (voxel index) of the voxels that some claim may
     # sample non-zero (phase 0 collects it, phase 1 computes only there)
     rows = np.empty((bz, by, 2), dtype=np.int64)
     pbox = np.empty((bz, 4), dtype=np.int64)
-    dense = bool(_is_dense(need, plan.proj))
+    dense = _is_dense(need, plan.proj)
     ng = max(1, min(bz, plan.groups))
-    # scratch of every group: V (9, 3) and K (17,) of a segment (see
-    # _segment_setup), dot products R and their x steps S, the label vote's 8
-    # labels and weights, and the per-constraint values of _segments.
-    # Every array reaches the parallel loop as an argument of its own, the
-    # plan's fields too: inside the loop such arrays carry no reference count,
-    # while arrays made there or read from the record do, and their counting
-    # in the inner loops made the kernel ~1.5x slower.
-    _groups(
+    shared = (
         out,
         best,
         data,
@@ -160,215 +167,32 @@ def pull_block(out, best, data, plan):
         rows,
         pbox,
         dense,
-        np.empty((ng, 9, 3)),
-        np.empty((ng, 17)),
-        np.empty((ng, 9)),
-        np.empty((ng, 9)),
-        np.empty((ng, 8), dtype=data.dtype),
-        np.empty((ng, 8)),
-        np.empty((ng, 8, 4)),
     )
 
-
-@numba.njit(cache=True, parallel=True)
-def _groups(
-    out,
-    best,
-    data,
-    origin,
-    scale,
-    translate,
-    centers,
-    tangents,
-    e_u,
-    e_v,
-    ids,
-    boxes,
-    proj,
-    lut,
-    width,
-    height,
-    spacing,
-    mode,
-    newton,
-    closed,
-    need,
-    rows,
-    pbox,
-    dense,
-    Vs,
-    Ks,
-    Rs,
-    Ss,
-    labs,
-    wts,
-    cons,
-):
-    """The only parallel loop (kept small: parallel code is slow to compile).
-
-    The arguments are :class:`PullPlan`'s fields and the scratch of every
-    group (see :func:`pull_block`).
-    """
-    bz = out.shape[0]
-    ng = Vs.shape[0]
-    for grp in numba.prange(ng):
+    def group(grp: int) -> None:
+        # each group's scratch is an argument of its own (see _group)
         _group(
-            out,
-            best,
-            data,
-            origin,
-            scale,
-            translate,
-            centers,
-            tangents,
-            e_u,
-            e_v,
-            ids,
-            boxes,
-            proj,
-            lut,
-            width,
-            height,
-            spacing,
-            mode,
-            newton,
-            closed,
-            need,
-            rows,
-            pbox,
-            dense,
+            *shared,
             grp * bz // ng,
             (grp + 1) * bz // ng,
-            Vs[grp],
-            Ks[grp],
-            Rs[grp],
-            Ss[grp],
-            labs[grp],
-            wts[grp],
-            cons[grp],
+            np.empty((9, 3)),
+            np.empty(17),
+            np.empty(9),
+            np.empty(9),
+            np.empty(8, dtype=data.dtype),
+            np.empty(8),
+            np.empty((8, 4)),
         )
 
+    run_tasks(group, ng, plan.threads)
 
-@numba.njit(cache=True)
-def _is_dense(need, proj):
+
+def _is_dense(need: np.ndarray, proj: np.ndarray) -> bool:
     """True when every segment may sample non-zero over most of its plane.
 
     Then finding the rows would not pay off: compute everywhere.
     """
-    for k in range(need.shape[0]):
-        if need[k, 0] == 2.0:
-            continue
-        area = (need[k, 2] - need[k, 1]) * (need[k, 4] - need[k, 3])
-        if need[k, 0] == 0.0 or area < 0.5 * (proj[k, 1] - proj[k, 0]) * (
-            proj[k, 3] - proj[k, 2]
-        ):
-            return False
-    return True
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _group(
-    out,
-    best,
-    data,
-    origin,
-    scale,
-    translate,
-    centers,
-    tangents,
-    e_u,
-    e_v,
-    ids,
-    boxes,
-    proj,
-    lut,
-    width,
-    height,
-    spacing,
-    mode,
-    newton,
-    closed,
-    need,
-    rows,
-    pbox,
-    dense,
-    g0,
-    g1,
-    V,
-    K,
-    R,
-    S,
-    labels,
-    weights,
-    con,
-):
-    """Output planes ``g0 <= kz < g1`` of the block (one thread)."""
-    _, by, bx = out.shape
-    for kz in range(g0, g1):
-        for ky in range(by):
-            if dense:
-                rows[kz, ky, 0] = origin[2]
-                rows[kz, ky, 1] = origin[2] + bx - 1
-            else:
-                rows[kz, ky, 0] = origin[2] + bx
-                rows[kz, ky, 1] = origin[2] - 1
-    for phase in range(1 if dense else 0, 2):
-        if phase == 1:
-            _row_boxes(best, rows, pbox, origin, g0, g1)
-        _segments(
-            out,
-            best,
-            data,
-            origin,
-            scale,
-            translate,
-            centers,
-            tangents,
-            e_u,
-            e_v,
-            ids,
-            boxes,
-            proj,
-            lut,
-            width,
-            height,
-            spacing,
-            mode,
-            newton,
-            closed,
-            need,
-            rows,
-            pbox,
-            phase,
-            g0,
-            g1,
-            V,
-            K,
-            R,
-            S,
-            labels,
-            weights,
-            con,
-        )
-
-
-@numba.njit(cache=True)
-def _row_boxes(best, rows, pbox, origin, g0, g1):
-    """Phase 1 set-up: ``best = inf`` on the rows to compute, and their box."""
-    by = rows.shape[1]
-    for kz in range(g0, g1):
-        pbox[kz, 0] = origin[1] + by
-        pbox[kz, 1] = origin[1] - 1
-        pbox[kz, 2] = origin[2] + best.shape[2]
-        pbox[kz, 3] = origin[2] - 1
-        for ky in range(by):
-            if rows[kz, ky, 0] <= rows[kz, ky, 1]:
-                for kx in range(
-                    rows[kz, ky, 0] - origin[2],
-                    rows[kz, ky, 1] - origin[2] + 1,
-                ):
-                    best[kz, ky, kx] = np.inf
-                pbox[kz, 0] = min(pbox[kz, 0], origin[1] + ky)
-                pbox[kz, 1] = origin[1] + ky
-                pbox[kz, 2] = min(pbox[kz, 2], rows[kz, ky, 0])
-                pbox[kz, 3] = max(pbox[kz, 3], rows[kz, ky, 1])
+    area = (need[:, 2] - need[:, 1]) * (need[:, 4] - need[:, 3])
+    full = 0.5 * (proj[:, 1] - proj[:, 0]) * (proj[:, 3] - proj[:, 2])
+    small = (need[:, 0] == 0.0) | (area < full)
+    return not bool(np.any(small & (need[:, 0] != 2.0)))
