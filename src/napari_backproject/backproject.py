@@ -42,6 +42,7 @@ lazy dask array with one chunk per slab, which napari can show directly and
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -557,7 +558,15 @@ def backproject(
     if lazy is None:
         lazy = not isinstance(straightened, np.ndarray)
     if lazy:
-        return _backproject_lazy(plan, straightened, ranges), plan.offset
+        compute = _compute_slab
+        if plan.method == "pull" and isinstance(straightened, np.ndarray):
+            # in memory: the bounds of every slice and segment once, as an
+            # eager call does (the per-slab numba twin then never compiles)
+            nzbox = _nonzero_boxes(straightened)
+            compute = functools.partial(
+                _compute_slab, nzbox=nzbox, need=_need_all(plan, nzbox)
+            )
+        return _backproject_lazy(plan, straightened, ranges, compute), plan.offset
 
     out = np.zeros(plan.shape, dtype=plan.out_dtype)
     nzbox = need = None
@@ -576,13 +585,13 @@ def backproject(
     return out, plan.offset
 
 
-def _backproject_lazy(plan: _Plan, x: Any, ranges: list[tuple[int, int]]) -> Any:
+def _backproject_lazy(
+    plan: _Plan, x: Any, ranges: list[tuple[int, int]], compute: Any = _compute_slab
+) -> Any:
     # one task per slab over just the input chunks it needs (see _slab_graph)
     from ._slab_graph import lazy_slabs
 
-    return lazy_slabs(
-        plan, x, ranges, _compute_slab, slice_chunk_bytes=_SLICE_CHUNK_BYTES
-    )
+    return lazy_slabs(plan, x, ranges, compute, slice_chunk_bytes=_SLICE_CHUNK_BYTES)
 
 
 # written output (placement, write_backprojection) lives in backproject_output;
