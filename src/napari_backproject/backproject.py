@@ -557,24 +557,20 @@ def backproject(
     ranges = _slab_ranges(nz, chunk_z)
     if lazy is None:
         lazy = not isinstance(straightened, np.ndarray)
+    nzbox = need = None
+    if plan.method == "pull" and isinstance(straightened, np.ndarray):
+        # in memory: non-zero bounds of every slice and where every segment
+        # needs computing, once (slabs share slices; lazy slabs of dask
+        # input compute their own with the numba twin)
+        nzbox = _nonzero_boxes(straightened)
+        need = _need_all(plan, nzbox)
     if lazy:
         compute = _compute_slab
-        if plan.method == "pull" and isinstance(straightened, np.ndarray):
-            # in memory: the bounds of every slice and segment once, as an
-            # eager call does (the per-slab numba twin then never compiles)
-            nzbox = _nonzero_boxes(straightened)
-            compute = functools.partial(
-                _compute_slab, nzbox=nzbox, need=_need_all(plan, nzbox)
-            )
+        if need is not None:
+            compute = functools.partial(_compute_slab, nzbox=nzbox, need=need)
         return _backproject_lazy(plan, straightened, ranges, compute), plan.offset
 
     out = np.zeros(plan.shape, dtype=plan.out_dtype)
-    nzbox = need = None
-    if plan.method == "pull" and isinstance(straightened, np.ndarray):
-        # non-zero bounds of every slice and where every segment needs
-        # computing, once (slabs share slices)
-        nzbox = _nonzero_boxes(straightened)
-        need = _need_all(plan, nzbox)
     for z0, z1 in ranges:
         idx = plan.slices(z0, z1)
         slab = _read(straightened, idx) if idx.size else None
